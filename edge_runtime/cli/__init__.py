@@ -1,0 +1,1 @@
+"""Thin command line: one subcommand maps to one library function (see main.py)."""

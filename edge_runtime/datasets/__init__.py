@@ -1,0 +1,1 @@
+"""Lookout for Vision datasets: manifest reading, image/mask loading, limits, and a synthetic set."""
