@@ -1,0 +1,131 @@
+"""The shared-memory module's lifecycle on real /dev/shm segments (no fakes)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+
+import numpy as np
+import pytest
+
+from edge_runtime.errors import InvalidArgument, NotFound
+from edge_runtime.shm import SegmentCache, SharedMemorySegment, path_identity, shm_path
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+VENV38 = os.path.join(ROOT, ".venv38", "bin", "python")
+
+
+@pytest.fixture
+def name():
+    seg_name = "/edge-runtime-test-%s" % uuid.uuid4().hex[:12]
+    yield seg_name
+    if os.path.exists(shm_path(seg_name)):
+        os.unlink(shm_path(seg_name))
+
+
+def test_create_write_view_close_unlink_cycle(name):
+    seg = SharedMemorySegment.create(name, 64 * 64 * 3 + 16)
+    assert os.path.getsize("/dev/shm/" + name[1:]) == 64 * 64 * 3 + 16
+    frame = np.arange(64 * 64 * 3, dtype=np.uint8).reshape(64, 64, 3)
+    assert seg.write(16, frame) == frame.nbytes
+    other = SharedMemorySegment.open(name)  # a second mapping sees the same bytes
+    view = other.array(16, (64, 64, 3))
+    assert np.array_equal(view, frame)
+    frame2 = frame[::-1].copy()
+    seg.write(16, frame2.tobytes())
+    assert np.array_equal(view, frame2), "the view is zero-copy: it sees later writes"
+    assert other.read(0, 4) == b"\0\0\0\0"
+    del view
+    other.close()
+    seg.close()
+    assert seg.closed and other.closed
+    seg.close()  # idempotent
+    seg.unlink()
+    assert not os.path.exists(shm_path(name))
+    with pytest.raises(NotFound, match="does not exist"):
+        SharedMemorySegment.open(name)
+
+
+def test_close_with_live_view_keeps_data_readable(name):
+    seg = SharedMemorySegment.create(name, 100)
+    seg.write(0, b"x" * 100)
+    arr = seg.array(0, (100,))
+    seg.close()  # cannot unmap yet: the array still points into the mapping
+    assert seg.closed
+    assert arr[99] == ord("x")
+    seg.unlink()
+
+
+def test_ranges_and_names_are_checked(name):
+    seg = SharedMemorySegment.create(name, 10)
+    with pytest.raises(InvalidArgument, match="beyond shared memory segment"):
+        seg.view(8, 3)
+    with pytest.raises(InvalidArgument, match="beyond"):
+        seg.write(9, b"ab")
+    with pytest.raises(InvalidArgument, match="exists already"):
+        SharedMemorySegment.create(name, 10)
+    for bad in ("", "/", "/a/b", "/..", "x" * 300):
+        with pytest.raises(InvalidArgument, match="POSIX name"):
+            shm_path(bad)
+    assert shm_path(name[1:]) == shm_path(name)  # the leading slash is optional
+    seg.close()
+    seg.unlink()
+
+
+def test_unlink_leaves_a_recreated_segment_alone(name):
+    old = SharedMemorySegment.create(name, 10)
+    os.unlink(shm_path(name))
+    new = SharedMemorySegment.create(name, 20)
+    old.unlink()  # the name now belongs to another segment
+    assert os.path.exists(shm_path(name))
+    old.close()
+    new.close()
+    new.unlink()
+    assert not os.path.exists(shm_path(name))
+
+
+def test_cache_reuses_and_reopens_when_the_client_recreates_the_segment(name):
+    cache = SegmentCache(max_entries=2)
+    seg = SharedMemorySegment.create(name, 30)
+    first = cache.get(name)
+    assert cache.get(name) is first, "an unchanged segment is served from the cache"
+    seg.close()
+    seg.unlink()
+    with pytest.raises(NotFound):
+        cache.get(name)
+    seg = SharedMemorySegment.create(name, 60)  # same name, new size and inode
+    seg.write(59, b"z")
+    second = cache.get(name)
+    assert second is not first and second.size == 60 and second.read(59, 1) == b"z"
+    assert path_identity(name) == second.identity
+    cache.close()
+    assert second.closed
+    seg.close()
+    seg.unlink()
+
+
+def test_cache_evicts_least_recently_used(name):
+    names = [name + "-%d" % i for i in range(3)]
+    segs = [SharedMemorySegment.create(n, 8) for n in names]
+    cache = SegmentCache(max_entries=2)
+    for n in names:
+        cache.get(n)
+    assert sorted(cache.stats()) == sorted(names[1:])
+    cache.close()
+    for s in segs:
+        s.close()
+        s.unlink()
+
+
+@pytest.mark.py38
+@pytest.mark.skipif(not os.path.exists(VENV38), reason="no .venv38")
+def test_python38_process_opening_a_segment_does_not_unlink_it_at_exit(name):
+    """multiprocessing.shared_memory on 3.8 would unlink a segment it merely opened; ours must not."""
+    seg = SharedMemorySegment.create(name, 16)
+    code = "from edge_runtime.shm import SharedMemorySegment as S; s = S.open(%r); s.write(0, b'hi'); s.close()" % name
+    subprocess.run([VENV38, "-c", code], check=True, cwd=ROOT)
+    assert os.path.exists(shm_path(name))
+    assert seg.read(0, 2) == b"hi"
+    seg.close()
+    seg.unlink()
