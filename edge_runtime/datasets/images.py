@@ -82,6 +82,18 @@ def read_bytes(ref: str, endpoint_url: Optional[str] = None, limit: Optional[int
         raise DatasetError("cannot read file: %s" % exc.strerror, ref) from None
 
 
+def read_tail(ref: str, count: int, endpoint_url: Optional[str] = None) -> bytes:
+    """The last `count` bytes (whole file when shorter): enough to see PNG's IEND or JPEG's EOI."""
+    if ref.startswith("s3://"):
+        return _s3_call(ref, endpoint_url, Range="bytes=-%d" % count)["Body"].read()  # type: ignore
+    try:
+        with open(ref, "rb") as handle:
+            handle.seek(max(0, os.path.getsize(ref) - count))
+            return handle.read()
+    except OSError:
+        raise DatasetError("file not found", ref) from None
+
+
 def file_size(ref: str, endpoint_url: Optional[str] = None) -> int:
     if ref.startswith("s3://"):
         return s3_size(ref, endpoint_url)
@@ -100,7 +112,7 @@ def image_format(data: bytes) -> str:
     return ""
 
 
-def _check_complete(data: bytes, fmt: str, ref: str) -> None:
+def check_complete(data: bytes, fmt: str, ref: str) -> None:
     """cv2 decodes a truncated JPEG with a grey tail and no error: require the end-of-image marker."""
     if fmt == "jpeg":
         scan = data.find(b"\xff\xda")
@@ -132,7 +144,7 @@ def decode_image(data: bytes, ref: str, formats: Sequence[str] = ("png", "jpeg")
     if fmt not in formats:
         found = fmt.upper() if fmt else "bytes %r" % data[:8]
         raise DatasetError("expected a %s image, got %s" % (" or ".join(f.upper() for f in formats), found), ref)
-    _check_complete(data, fmt, ref)
+    check_complete(data, fmt, ref)
     image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if image is None or image.size == 0:
         raise DatasetError("corrupt %s image: it cannot be decoded" % fmt.upper(), ref)
