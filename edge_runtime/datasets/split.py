@@ -7,7 +7,7 @@ seed always give the same split on any machine.
 
 from __future__ import annotations
 
-from typing import List, Tuple
+from typing import List, Set, Tuple
 
 import numpy as np
 
@@ -31,7 +31,7 @@ def split_dataset(dataset: Dataset, test_fraction: float = 0.2, seed: int = 0
     labeled = dataset.labeled
     if not labeled:
         raise DatasetError("no labeled images to split (every line is unlabeled)", dataset.path)
-    test_lines = set()
+    test_lines: Set[int] = set()
     for label in (0, 1):
         group = [s for s in labeled if s.label == label]
         if not group:
