@@ -1,0 +1,184 @@
+"""Dynamic batching for one model: concurrent DetectAnomalies calls share one predictor call.
+
+One worker thread per model takes the oldest request, then gathers whatever else is queued, waiting
+at most `max_wait_ms` counted from when that oldest request arrived (so a request that already
+waited while the predictor was busy is not held back further). The queue is bounded: when it is
+full, `submit` refuses with ResourceExhausted instead of growing without bound. Outputs are checked
+one-to-one against inputs. The original agent ran one request at a time per model.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from concurrent.futures import Future
+from typing import Callable, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from edge_runtime.agent.config import BatchingConfig
+from edge_runtime.agent.metrics import ModelMetrics
+from edge_runtime.errors import EdgeRuntimeError, FailedPrecondition, ResourceExhausted
+from edge_runtime.runtime.types import Prediction
+
+log = logging.getLogger(__name__)
+
+PredictFn = Callable[[Sequence[np.ndarray]], List[Prediction]]
+
+
+class InferenceError(EdgeRuntimeError):
+    """The model failed while running a batch (a broken model or a runtime bug): gRPC INTERNAL."""
+
+
+class _Request:
+    __slots__ = ("frame", "future", "enqueued", "deadline")
+
+    def __init__(self, frame: np.ndarray, deadline: Optional[float]) -> None:
+        self.frame = frame
+        self.future: "Future[Prediction]" = Future()
+        self.enqueued = time.monotonic()
+        self.deadline = deadline
+
+
+_STOP = object()
+
+
+class Batcher:
+    """Bounded queue + worker thread around a predictor's `predict(frames)`."""
+
+    def __init__(
+        self,
+        name: str,
+        predict: PredictFn,
+        config: BatchingConfig,
+        metrics: Optional[ModelMetrics] = None,
+        max_batch_size: Optional[int] = None,
+    ) -> None:
+        self.name = name
+        self._predict = predict
+        self.max_batch_size = min(config.max_batch_size, max_batch_size or config.max_batch_size)
+        self.max_wait_s = config.max_wait_ms / 1000.0
+        self.queue_size = config.queue_size
+        self._metrics = metrics or ModelMetrics()
+        self._queue: "queue.Queue[object]" = queue.Queue(maxsize=config.queue_size)
+        self._stopping = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="batcher-%s" % self.name, daemon=True)
+        self._thread.start()
+
+    def submit(self, frame: np.ndarray, deadline: Optional[float] = None) -> "Future[Prediction]":
+        """Queue one RGB frame; `deadline` is on time.monotonic(). Never blocks."""
+        if self._stopping.is_set() or self._thread is None:
+            raise FailedPrecondition("model %s is not running (it is stopping)" % self.name)
+        request = _Request(frame, deadline)
+        try:
+            self._queue.put_nowait(request)
+        except queue.Full:
+            raise ResourceExhausted(
+                "model %s has %d requests queued already (batching.queue_size); retry later"
+                % (self.name, self.queue_size)
+            ) from None
+        return request.future
+
+    def stop(self, timeout: Optional[float] = None) -> None:
+        """Finish what is queued, then stop the worker. Requests arriving later are refused."""
+        self._stopping.set()
+        thread = self._thread
+        if thread is None:
+            return
+        end = None if timeout is None else time.monotonic() + timeout
+        while thread.is_alive():
+            try:
+                self._queue.put(_STOP, timeout=0.1)
+                break
+            except queue.Full:
+                if end is not None and time.monotonic() > end:
+                    break
+        thread.join(None if end is None else max(0.0, end - time.monotonic()))
+        self._fail_leftovers()
+
+    @property
+    def queued(self) -> int:
+        return self._queue.qsize()
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is _STOP:
+                break
+            assert isinstance(first, _Request)
+            batch, stop = self._collect(first)
+            try:
+                self._execute(batch)
+            except Exception:  # never let the worker die: every later request would hang
+                log.exception("batcher of %s: unexpected error", self.name)
+                self._fail([r for r in batch if not r.future.done()], InferenceError("batcher failed"))
+            if stop:
+                break
+        self._fail_leftovers()
+
+    def _collect(self, first: _Request) -> Tuple[List[_Request], bool]:
+        batch = [first]
+        deadline = first.enqueued + self.max_wait_s
+        while len(batch) < self.max_batch_size:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    item = self._queue.get(timeout=remaining)
+                except queue.Empty:
+                    break
+            if item is _STOP:
+                return batch, True
+            assert isinstance(item, _Request)
+            batch.append(item)
+        return batch, False
+
+    def _execute(self, batch: List[_Request]) -> None:
+        now = time.monotonic()
+        live = []
+        for request in batch:
+            if request.deadline is not None and request.deadline <= now:
+                request.future.set_exception(ResourceExhausted("request to %s expired in the queue" % self.name))
+            elif request.future.set_running_or_notify_cancel():
+                live.append(request)
+        if not live:
+            return
+        started = time.monotonic()
+        try:
+            predictions = self._predict([r.frame for r in live])
+            if len(predictions) != len(live):
+                raise InferenceError(
+                    "model %s returned %d results for a batch of %d frames" % (self.name, len(predictions), len(live))
+                )
+        except EdgeRuntimeError as exc:
+            self._fail(live, exc)
+        except Exception as exc:  # the model or runtime broke: report INTERNAL, keep serving
+            log.exception("model %s failed on a batch of %d", self.name, len(live))
+            self._fail(live, InferenceError("model %s failed: %s: %s" % (self.name, type(exc).__name__, exc)))
+        else:
+            for request, prediction in zip(live, predictions):
+                request.future.set_result(prediction)
+        finally:
+            self._metrics.record_batch(len(live), time.monotonic() - started, [started - r.enqueued for r in live])
+
+    @staticmethod
+    def _fail(requests: List[_Request], exc: Exception) -> None:
+        for request in requests:
+            request.future.set_exception(exc)
+
+    def _fail_leftovers(self) -> None:
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(item, _Request) and item.future.set_running_or_notify_cancel():
+                item.future.set_exception(FailedPrecondition("model %s was stopped" % self.name))
