@@ -1,0 +1,100 @@
+"""AWS REST-JSON errors: one exception type, helpers per error shape, and the domain-error mapping.
+
+botocore reads the error code from the `x-amzn-ErrorType` header, the message from the body's
+`message` (or `Message`), and the modelled fields (ResourceId, ResourceType, ...) from the body by
+their member names; the HTTP status comes from the error shape in the service model.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from edge_runtime import errors as domain
+
+# Resource types of the model's ResourceType enum.
+PROJECT = "PROJECT"
+DATASET = "DATASET"
+MODEL = "MODEL"
+PACKAGING_JOB = "MODEL_PACKAGE_JOB"
+
+_DEFAULT_STATUS = {
+    "AccessDeniedException": 403,
+    "ConflictException": 409,
+    "InternalServerException": 500,
+    "ResourceNotFoundException": 404,
+    "ServiceQuotaExceededException": 402,
+    "ThrottlingException": 429,
+    "ValidationException": 400,
+    "UnknownOperationException": 404,
+}
+
+
+class ApiError(Exception):
+    """An error the client sees: a code (error shape name), a message and the shape's extra fields."""
+
+    def __init__(self, code: str, message: str, **fields: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.fields = {k: v for k, v in fields.items() if v is not None}
+
+    def status(self, model: Any = None) -> int:
+        if model is not None and code_in_model(model, self.code):
+            return int(model.error_status(self.code))
+        return _DEFAULT_STATUS.get(self.code, 400)
+
+    def body(self) -> bytes:
+        payload: dict[str, Any] = {"message": self.message, "Message": self.message}
+        payload.update(self.fields)
+        return json.dumps(payload).encode("utf-8")
+
+    def headers(self) -> dict[str, str]:
+        headers = {"x-amzn-ErrorType": self.code}
+        if "RetryAfterSeconds" in self.fields:
+            headers["Retry-After"] = str(self.fields["RetryAfterSeconds"])
+        return headers
+
+
+def code_in_model(model: Any, code: str) -> bool:
+    return code in model.shapes and model.shapes[code].get("exception", False)
+
+
+def validation(message: str) -> ApiError:
+    return ApiError("ValidationException", message)
+
+
+def access_denied(message: str) -> ApiError:
+    return ApiError("AccessDeniedException", message)
+
+
+def not_found(resource_type: str, resource_id: str, message: str = "") -> ApiError:
+    text = message or "%s %s does not exist" % (resource_type.lower().replace("_", " "), resource_id)
+    return ApiError("ResourceNotFoundException", text, ResourceId=resource_id, ResourceType=resource_type)
+
+
+def conflict(resource_type: str, resource_id: str, message: str) -> ApiError:
+    return ApiError("ConflictException", message, ResourceId=resource_id, ResourceType=resource_type)
+
+
+def quota(message: str, quota_code: str, resource_type: str | None = None,
+          resource_id: str | None = None) -> ApiError:
+    return ApiError("ServiceQuotaExceededException", message, QuotaCode=quota_code,
+                    ServiceCode="lookoutvision", ResourceType=resource_type, ResourceId=resource_id)
+
+
+def internal(message: str = "the server hit an internal error; see its log", retry_after: int = 1) -> ApiError:
+    return ApiError("InternalServerException", message, RetryAfterSeconds=retry_after)
+
+
+def from_domain(exc: domain.EdgeRuntimeError, resource_type: str, resource_id: str) -> ApiError:
+    """Translate the project's own errors for a request about (resource_type, resource_id)."""
+    if isinstance(exc, domain.NotFound):
+        return not_found(resource_type, resource_id, str(exc))
+    if isinstance(exc, (domain.AlreadyExists, domain.FailedPrecondition)):
+        return conflict(resource_type, resource_id, str(exc))
+    if isinstance(exc, domain.ResourceExhausted):
+        return quota(str(exc), "L-RESOURCES", resource_type, resource_id)
+    if isinstance(exc, domain.InvalidArgument):
+        return validation(str(exc))
+    return internal(str(exc))

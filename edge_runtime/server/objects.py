@@ -1,0 +1,116 @@
+"""Where datasets and outputs live: the user's S3 buckets, or a local folder laid out like S3.
+
+The local layout is `<root>/<bucket>/<key>`, so `s3://bucket/key` in requests and manifests means the
+same object either way. Readers from edge_runtime.datasets take local paths or s3:// URIs;
+`localize` hands them the right one and `publish` turns a local path back into the s3:// form users see.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any, Protocol
+
+from edge_runtime.errors import NotFound, require
+
+
+def s3_uri(bucket: str, key: str) -> str:
+    return "s3://%s/%s" % (bucket, key.lstrip("/"))
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri[len("s3://"):].partition("/")
+    return bucket, key
+
+
+class ObjectStore(Protocol):
+    endpoint_url: str | None
+
+    def put(self, bucket: str, key: str, data: bytes, content_type: str = "application/octet-stream") -> None: ...
+
+    def get(self, bucket: str, key: str) -> bytes: ...
+
+    def localize(self, ref: str) -> str: ...
+
+    def publish(self, ref: str) -> str: ...
+
+
+class LocalObjects:
+    """Embedded mode: objects are files under `root`; buckets are its first-level folders."""
+
+    endpoint_url: str | None = None
+
+    def __init__(self, root: str) -> None:
+        self.root = os.path.abspath(root)
+
+    def path(self, bucket: str, key: str) -> str:
+        target = os.path.normpath(os.path.join(self.root, bucket, key))
+        if not target.startswith(os.path.join(self.root, bucket) + os.sep):
+            raise NotFound("s3://%s/%s is outside the bucket" % (bucket, key))
+        return target
+
+    def put(self, bucket: str, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        target = self.path(bucket, key)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(target))
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, target)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    def get(self, bucket: str, key: str) -> bytes:
+        target = self.path(bucket, key)
+        if not os.path.isfile(target):
+            raise NotFound("s3://%s/%s does not exist (embedded object folder %s)" % (bucket, key, self.root))
+        with open(target, "rb") as handle:
+            return handle.read()
+
+    def localize(self, ref: str) -> str:
+        if ref.startswith("s3://"):
+            bucket, key = split_uri(ref)
+            return self.path(bucket, key)
+        return ref
+
+    def publish(self, ref: str) -> str:
+        absolute = os.path.abspath(ref) if not ref.startswith("s3://") else ref
+        if absolute.startswith(self.root + os.sep):
+            bucket, _, key = os.path.relpath(absolute, self.root).replace(os.sep, "/").partition("/")
+            return s3_uri(bucket, key)
+        return ref
+
+
+class S3Objects:
+    """S3 mode: the user's buckets at `endpoint_url` (None: AWS itself), credentials from the usual chain."""
+
+    def __init__(self, endpoint_url: str | None, region: str) -> None:
+        self.endpoint_url = endpoint_url
+        self._region = region
+        self._client: Any = None
+
+    def client(self) -> Any:
+        if self._client is None:
+            boto3 = require("boto3", "package")
+            self._client = boto3.client("s3", endpoint_url=self.endpoint_url, region_name=self._region)
+        return self._client
+
+    def put(self, bucket: str, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        self.client().put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
+
+    def get(self, bucket: str, key: str) -> bytes:
+        try:
+            return self.client().get_object(Bucket=bucket, Key=key)["Body"].read()  # type: ignore[no-any-return]
+        except Exception as exc:  # botocore's error classes are generated at run time
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+            if code in ("NoSuchKey", "NoSuchBucket", "404", "NotFound"):
+                raise NotFound("s3://%s/%s does not exist" % (bucket, key)) from None
+            raise
+
+    def localize(self, ref: str) -> str:
+        return ref
+
+    def publish(self, ref: str) -> str:
+        return ref

@@ -1,0 +1,14 @@
+"""Placeholder until this layer lands."""
+
+from edge_runtime.server.errors import ApiError
+
+
+def _later(ctx, params):  # type: ignore[no-untyped-def]
+    raise ApiError("InternalServerException", "not implemented yet")
+
+
+OPERATIONS = {
+    "StartModel": _later,
+    "StopModel": _later,
+    "DetectAnomalies": _later,
+}
