@@ -11,7 +11,7 @@ import os
 import tempfile
 from typing import Any, Protocol
 
-from edge_runtime.errors import NotFound, require
+from edge_runtime.errors import InvalidArgument, NotFound, require
 
 
 def s3_uri(bucket: str, key: str) -> str:
@@ -28,7 +28,9 @@ class ObjectStore(Protocol):
 
     def put(self, bucket: str, key: str, data: bytes, content_type: str = "application/octet-stream") -> None: ...
 
-    def get(self, bucket: str, key: str) -> bytes: ...
+    def get(self, bucket: str, key: str, version_id: str | None = None) -> bytes: ...
+
+    def manifest_base(self, uri: str) -> str: ...
 
     def localize(self, ref: str) -> str: ...
 
@@ -62,12 +64,17 @@ class LocalObjects:
                 os.unlink(tmp)
             raise
 
-    def get(self, bucket: str, key: str) -> bytes:
+    def get(self, bucket: str, key: str, version_id: str | None = None) -> bytes:
+        """The object's bytes; a local folder keeps no versions, so `version_id` is not used here."""
         target = self.path(bucket, key)
         if not os.path.isfile(target):
             raise NotFound("s3://%s/%s does not exist (embedded object folder %s)" % (bucket, key, self.root))
         with open(target, "rb") as handle:
             return handle.read()
+
+    def manifest_base(self, uri: str) -> str:
+        """Folder that relative references in the manifest at `uri` resolve against."""
+        return os.path.dirname(self.localize(uri))
 
     def localize(self, ref: str) -> str:
         if ref.startswith("s3://"):
@@ -100,14 +107,18 @@ class S3Objects:
     def put(self, bucket: str, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         self.client().put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
 
-    def get(self, bucket: str, key: str) -> bytes:
+    def get(self, bucket: str, key: str, version_id: str | None = None) -> bytes:
+        extra = {"VersionId": version_id} if version_id else {}
         try:
-            return self.client().get_object(Bucket=bucket, Key=key)["Body"].read()  # type: ignore[no-any-return]
+            return self.client().get_object(Bucket=bucket, Key=key, **extra)["Body"].read()  # type: ignore[no-any-return]
         except Exception as exc:  # botocore's error classes are generated at run time
             code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
             if code in ("NoSuchKey", "NoSuchBucket", "404", "NotFound"):
                 raise NotFound("s3://%s/%s does not exist" % (bucket, key)) from None
-            raise
+            raise InvalidArgument("cannot read s3://%s/%s: %s" % (bucket, key, exc)) from None
+
+    def manifest_base(self, uri: str) -> str:
+        return uri.rsplit("/", 1)[0]
 
     def localize(self, ref: str) -> str:
         return ref
