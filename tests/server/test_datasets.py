@@ -50,7 +50,8 @@ def test_dataset_from_an_s3_manifest_lists_filters_and_updates(s3_api, s3_data):
     found = lv.list_dataset_entries(ProjectName="p", DatasetType="train", SourceRefContains="normal-0003")
     assert len(found["DatasetEntries"]) == 1
     future = dt.datetime(2100, 1, 1, tzinfo=dt.timezone.utc)
-    assert lv.list_dataset_entries(ProjectName="p", DatasetType="train", AfterCreationDate=future)["DatasetEntries"] == []
+    after = lv.list_dataset_entries(ProjectName="p", DatasetType="train", AfterCreationDate=future)
+    assert after["DatasetEntries"] == []
     assert len(lv.list_dataset_entries(ProjectName="p", DatasetType="train",
                                        BeforeCreationDate=future)["DatasetEntries"]) == 24
 
@@ -133,7 +134,8 @@ def test_embedded_mode_reads_manifests_from_the_object_folder(api, tmp_path):
     assert wait_for(dataset_status(lv, "p"), DONE) == "CREATE_COMPLETE"
     entries = lv.list_dataset_entries(ProjectName="p", DatasetType="train")["DatasetEntries"]
     assert json.loads(entries[0])["source-ref"] == "s3://my-bucket/data/images/train/normal-0000.png"
-    assert os.path.isfile(os.path.join(api.config.storage.objects_dir, "my-bucket", "data/images/train/normal-0000.png"))
+    objects = api.config.storage.objects_dir
+    assert os.path.isfile(os.path.join(objects, "my-bucket", "data/images/train/normal-0000.png"))
 
 
 def test_an_import_interrupted_by_a_restart_runs_again(api, tmp_path):

@@ -101,7 +101,8 @@ def delete_dataset(ctx: ServerContext, params: dict[str, Any]) -> dict[str, Any]
     with ctx.store.transaction() as tx:
         row = dataset_row(ctx, project, dataset_type, tx)
         if row["status"] in BUSY:
-            raise conflict(DATASET, resource, "dataset %s is %s; try again when it finishes" % (resource, row["status"]))
+            raise conflict(DATASET, resource, "dataset %s is %s; try again when it finishes"
+                           % (resource, row["status"]))
         if count(tx, "SELECT COUNT(*) FROM lv_models WHERE project = ? AND status = 'TRAINING'", (project,)):
             raise conflict(DATASET, resource, "a model of project %s is training from this dataset; wait until "
                            "it finishes" % project)
