@@ -224,3 +224,60 @@ def start_agent(tmp_path, tiny_packages, lookout_client):
     yield start
     for agent in agents:
         agent.close()
+
+
+# ---- fault injection (the only fakes: a real predictor wrapped so a test can make it fail or wait) ----
+class FaultInjectingPredictor:
+    """Wraps a real predictor; `fail` makes predict raise RuntimeError, `gate` (cleared) makes it wait."""
+
+    def __init__(self, inner) -> None:
+        import threading
+
+        self.inner = inner
+        self.fail = False
+        self.gate = threading.Event()
+        self.gate.set()
+        self.entered = threading.Event()
+        self.batch_sizes = []
+
+    backend = property(lambda self: self.inner.backend)
+    max_batch_size = property(lambda self: self.inner.max_batch_size)
+
+    def load(self) -> None:
+        self.inner.load()
+
+    def warmup(self) -> None:
+        self.inner.warmup()
+
+    def predict(self, frames):
+        self.entered.set()
+        assert self.gate.wait(30), "test gate never opened"
+        if self.fail:
+            raise RuntimeError("injected predictor failure")
+        self.batch_sizes.append(len(frames))
+        return self.inner.predict(frames)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def fault_injecting_factory(max_batch_size: int = 8, load_gate=None):
+    """(factory for ModelRegistry, dict name -> FaultInjectingPredictor filled as models load).
+
+    With `load_gate` (a threading.Event), loading waits until the test sets it: STARTING lasts.
+    """
+    from edge_runtime.modelpkg.loader import load_package
+    from edge_runtime.runtime.factory import PredictorOptions, create_predictor
+
+    made = {}
+
+    def factory(folder):
+        if load_gate is not None:
+            assert load_gate.wait(30), "test load gate never opened"
+        package = load_package(folder)
+        predictor, note = create_predictor(package, PredictorOptions(max_batch_size=max_batch_size))
+        wrapped = FaultInjectingPredictor(predictor)
+        made[os.path.basename(folder)] = wrapped
+        return wrapped, note, package.manifest
+
+    return factory, made
