@@ -1,0 +1,117 @@
+"""cuda-python, imported lazily, across its releases; one error check for every driver and NVRTC call.
+
+Module layout differs by release: cuda-python >= 12.6 has `cuda.bindings.driver` / `cuda.bindings.nvrtc`;
+11.x and early 12.x (what a JetPack 5 device with Python 3.8 gets) have `cuda.cuda` / `cuda.nvrtc`, which
+12.x still ships as deprecated aliases and 13.x removes. Every call returns a tuple `(status, *values)`;
+`check` turns a bad status into CudaError naming the call, and returns the values.
+Python 3.8 compatible; nothing is imported until a function here is called.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Optional, Tuple
+
+from edge_runtime.errors import EdgeRuntimeError, MissingExtra
+
+# Flag values from cuda.h; stable across CUDA 11-13, kept numeric so no enum differences matter.
+MEMHOSTALLOC_PORTABLE = 0x01
+MEMHOSTALLOC_DEVICEMAP = 0x02
+MEMHOSTREGISTER_PORTABLE = 0x01
+MEMHOSTREGISTER_DEVICEMAP = 0x02
+MEMHOSTREGISTER_READ_ONLY = 0x08
+STREAM_NON_BLOCKING = 0x01
+EVENT_DISABLE_TIMING = 0x02
+ERROR_HOST_MEMORY_ALREADY_REGISTERED = 712
+ERROR_NOT_READY = 600
+
+
+class CudaError(EdgeRuntimeError):
+    """A CUDA driver or NVRTC call failed; the message names the call and the status."""
+
+    def __init__(self, call: str, status: str, detail: str = "") -> None:
+        message = "%s failed: %s" % (call, status)
+        super().__init__(message + ("\n" + detail if detail else ""))
+        self.call = call
+        self.status = status
+
+
+def load_bindings() -> Tuple[Any, Any]:
+    """(driver, nvrtc) modules of whichever cuda-python is installed; MissingExtra('gpu') if none."""
+    try:
+        from cuda.bindings import driver, nvrtc  # cuda-python >= 12.6
+    except ImportError:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)
+                from cuda import cuda as driver  # cuda-python 11.x and 12.0-12.5
+                from cuda import nvrtc
+        except ImportError as exc:
+            raise MissingExtra("cuda-python", "gpu") from exc
+    return driver, nvrtc
+
+
+def load_nvrtc() -> Any:
+    return load_bindings()[1]
+
+
+def load_driver() -> Any:
+    return load_bindings()[0]
+
+
+def _status_name(status: Any) -> str:
+    return getattr(status, "name", None) or str(status)
+
+
+def check(result: Any, call: str, module: Optional[Any] = None) -> Any:
+    """Unpack `(status, *values)`; raise CudaError unless status is success. Returns None, a value or a tuple."""
+    if not isinstance(result, tuple):
+        result = (result,)
+    status, values = result[0], result[1:]
+    if int(status) != 0:
+        detail = ""
+        if module is not None and hasattr(module, "cuGetErrorString"):
+            try:
+                text = module.cuGetErrorString(status)[1]
+                detail = text.decode() if isinstance(text, bytes) else str(text)
+            except Exception:  # the message is a nicety; the status name is already in hand
+                detail = ""
+        raise CudaError(call, _status_name(status), detail)
+    if not values:
+        return None
+    return values[0] if len(values) == 1 else values
+
+
+def probe_device(ordinal: int = 0) -> Tuple[bool, str]:
+    """(True, "NAME sm_XY") when a CUDA device answers, else (False, why): for the CPU fallback note."""
+    try:
+        driver = load_driver()
+    except MissingExtra as exc:
+        return False, str(exc)
+    try:
+        check(driver.cuInit(0), "cuInit", driver)
+        count = check(driver.cuDeviceGetCount(), "cuDeviceGetCount", driver)
+        if count <= ordinal:
+            return False, "no CUDA device %d (the driver sees %d)" % (ordinal, count)
+        device = check(driver.cuDeviceGet(ordinal), "cuDeviceGet", driver)
+        name = check(driver.cuDeviceGetName(128, device), "cuDeviceGetName", driver)
+        major, minor = compute_capability(driver, device)
+    except Exception as exc:  # no driver library, no device, driver too old: all mean "no GPU here"
+        return False, "no usable CUDA driver or device (%s)" % (str(exc).splitlines()[0] or type(exc).__name__)
+    text = name.split(b"\0", 1)[0].decode(errors="replace") if isinstance(name, bytes) else str(name)
+    return True, "%s sm_%d%d" % (text, major, minor)
+
+
+def compute_capability(driver: Any, device: Any) -> Tuple[int, int]:
+    attr = driver.CUdevice_attribute
+    major = check(
+        driver.cuDeviceGetAttribute(attr.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, device),
+        "cuDeviceGetAttribute",
+        driver,
+    )
+    minor = check(
+        driver.cuDeviceGetAttribute(attr.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, device),
+        "cuDeviceGetAttribute",
+        driver,
+    )
+    return int(major), int(minor)

@@ -1,0 +1,84 @@
+"""Where the TensorRT engine comes from, and whether this machine can run the GPU path at all.
+
+A compiled package (compiler/build_loader.resolve_build) with backend "tensorrt" either carries a built
+engine plan (`LoadedPackage.model_path`) or defers the build to the device, where
+`edge_runtime.compiler.trt_build.build_engine(onnx_path, settings, cache_dir)` builds (or finds in its
+cache) the plan for this GPU and TensorRT. The deferred build runs in the predictor's `load()`, never at
+construction. Python 3.8 compatible; tensorrt and cuda-python are imported inside functions.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Dict, Tuple
+
+ENGINE_CACHE_ENV = "EDGE_RUNTIME_ENGINE_CACHE"
+
+
+def default_engine_cache() -> str:
+    return os.environ.get(ENGINE_CACHE_ENV) or os.path.join(
+        os.path.expanduser("~"), ".cache", "edge-runtime", "engines"
+    )
+
+
+@dataclass(frozen=True)
+class EngineSource:
+    """A built plan (`engine_path`) or what a deferred build needs (`onnx_path`, `settings`, `cache_dir`)."""
+
+    engine_path: str = ""
+    onnx_path: str = ""
+    settings: Any = None
+    cache_dir: str = ""
+
+    def __post_init__(self) -> None:
+        if bool(self.engine_path) == bool(self.onnx_path):
+            raise ValueError(
+                "an engine source needs exactly one of a built engine or an ONNX file for a deferred build"
+            )
+
+    @classmethod
+    def from_package(cls, package: Any) -> "EngineSource":
+        """Read a LoadedPackage with backend "tensorrt"; ValueError names what is missing."""
+        build: Dict[str, Any] = dict(package.build or {})
+        deferred = (
+            bool(build.get("deferred"))
+            or build.get("engine_built") is False
+            or str(package.model_path).endswith(".onnx")
+        )
+        if not deferred:
+            if not os.path.isfile(package.model_path):
+                raise ValueError("TensorRT engine %s is missing" % package.model_path)
+            return cls(engine_path=package.model_path)
+        onnx_path = build.get("onnx_path") or (package.model_path if str(package.model_path).endswith(".onnx") else "")
+        if not onnx_path or not os.path.isfile(onnx_path):
+            raise ValueError("deferred TensorRT build needs the ONNX file, %r is missing" % (onnx_path,))
+        settings = build.get("settings", build.get("builder_settings"))
+        return cls(onnx_path=onnx_path, settings=settings, cache_dir=build.get("cache_dir") or default_engine_cache())
+
+    def describe(self) -> str:
+        if self.engine_path:
+            return "engine %s" % os.path.basename(self.engine_path)
+        return "engine built on this device from %s" % os.path.basename(self.onnx_path)
+
+    def resolve(self) -> str:
+        """The plan path, building it on this device first when the package deferred the build."""
+        if self.engine_path:
+            return self.engine_path
+        from edge_runtime.compiler.trt_build import build_engine  # device-side module of the compiler
+
+        return str(build_engine(self.onnx_path, self.settings, self.cache_dir))
+
+
+def gpu_status() -> Tuple[bool, str]:
+    """(True, "TensorRT X.Y, DEVICE sm_XY") or (False, why not): TensorRT, cuda-python and a GPU."""
+    try:
+        import tensorrt
+    except ImportError:
+        return False, "the tensorrt Python module is not installed"
+    from edge_runtime.runtime.gpu.cuda_api import probe_device
+
+    ok, device = probe_device()
+    if not ok:
+        return False, device
+    return True, "TensorRT %s, %s" % (getattr(tensorrt, "__version__", "?"), device)
