@@ -13,6 +13,7 @@ from edge_runtime.errors import InvalidArgument
 from edge_runtime.server.arns import ArnScope
 from edge_runtime.server.auth import AuthConfig
 from edge_runtime.server.store import DB_FILE, default_home
+from edge_runtime.server.training import DEFAULT_TRAINER
 
 
 def is_loopback(host: str) -> bool:
@@ -63,6 +64,7 @@ class TrainingConfig:
     epochs: int | None = None  # None: the trainer's default
     image_size: int | None = None
     max_concurrent: int = 1
+    trainer: str = DEFAULT_TRAINER  # "module:function" taking a TrainingJob, returning a package folder
 
     def __post_init__(self) -> None:
         if self.epochs is not None and self.epochs < 1:
@@ -71,6 +73,8 @@ class TrainingConfig:
             raise InvalidArgument("image_size must be 16..4096, got %d" % self.image_size)
         if self.max_concurrent < 1:
             raise InvalidArgument("max_concurrent must be >= 1, got %d" % self.max_concurrent)
+        if ":" not in self.trainer:
+            raise InvalidArgument("trainer must be 'module:function', got %r" % self.trainer)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,132 @@
+"""CreateModel's background work: TRAINING -> TRAINED (with evaluation outputs) or TRAINING_FAILED.
+
+The dataset entries are snapshotted into manifests when CreateModel is called, so later dataset edits
+do not leak into a running job. A single-dataset project is split here (stratified, fixed seed) so
+the server knows the test images it evaluates and lists in the EvaluationManifest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import time
+from typing import Any
+
+from edge_runtime.datasets.manifest import read_manifest as read_dataset
+from edge_runtime.datasets.split import split_dataset
+from edge_runtime.errors import EdgeRuntimeError
+from edge_runtime.modelpkg.manifest import read_manifest, write_manifest
+from edge_runtime.server import evaluation
+from edge_runtime.server.context import ServerContext
+from edge_runtime.server.operations.common import dumps
+from edge_runtime.server.operations.entries import write_manifest as write_entries
+from edge_runtime.server.training import TrainingJob, load_trainer
+
+log = logging.getLogger(__name__)
+MAX_MESSAGE = 2000
+
+
+def model_dir(ctx: ServerContext, project: str, version: int) -> str:
+    return os.path.join(ctx.config.storage.models_dir, project, str(version))
+
+
+def package_dir(ctx: ServerContext, project: str, version: int) -> str:
+    return os.path.join(model_dir(ctx, project, version), "package")
+
+
+def output_key(prefix: str | None, name: str) -> str:
+    if not prefix:
+        return name
+    return prefix + name if prefix.endswith("/") else prefix + "/" + name
+
+
+def start_training(ctx: ServerContext, project: str, version: int, train: list[str], test: list[str]) -> None:
+    """Write the snapshot, then train on a background thread (queued behind other training)."""
+    work = os.path.join(model_dir(ctx, project, version), "work")
+    shutil.rmtree(model_dir(ctx, project, version), ignore_errors=True)
+    os.makedirs(work)
+    write_entries(os.path.join(work, "train.manifest"), train, ctx.objects.localize)
+    if test:
+        write_entries(os.path.join(work, "test.manifest"), test, ctx.objects.localize)
+    ctx.background.spawn("train-%s-%d" % (project, version), lambda: run_training(ctx, project, version),
+                         training=True)
+
+
+def _split(work: str) -> tuple[str, str, str]:
+    """(train manifest, test manifest, task); a lone training set is split 80/20 as Lookout did."""
+    train_path = os.path.join(work, "train.manifest")
+    test_path = os.path.join(work, "test.manifest")
+    dataset = read_dataset(train_path)
+    if os.path.isfile(test_path):
+        return train_path, test_path, dataset.task
+    train, test = split_dataset(dataset, test_fraction=0.2, seed=0)
+    for path, samples in ((train_path + ".split", train), (test_path, test)):
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.writelines(json.dumps(s.raw) + "\n" for s in samples)
+    return train_path + ".split", test_path, dataset.task
+
+
+def _set(ctx: ServerContext, project: str, version: int, status: str, message: str, **fields: Any) -> None:
+    """Update the model if it is still TRAINING (a DeleteModel meanwhile wins)."""
+    columns = ", ".join("%s = ?" % k for k in fields)
+    sql = "UPDATE lv_models SET status = ?, status_message = ?%s WHERE project = ? AND version = ? AND " \
+          "status = 'TRAINING'" % (", " + columns if columns else "")
+    with ctx.store.transaction() as tx:
+        tx.execute(sql, (status, message[:MAX_MESSAGE], *fields.values(), project, version))
+
+
+def run_training(ctx: ServerContext, project: str, version: int) -> None:
+    folder = model_dir(ctx, project, version)
+    try:
+        _set(ctx, project, version, "TRAINING", "training the model")
+        train_path, test_path, task = _split(os.path.join(folder, "work"))
+        config = ctx.config.training
+        job = TrainingJob(project=project, version=version, task=task, train_manifest=train_path,
+                          test_manifest=test_path, package_dir=package_dir(ctx, project, version),
+                          endpoint_url=ctx.objects.endpoint_url, epochs=config.epochs, image_size=config.image_size)
+        package = load_trainer(config.trainer)(job)
+        _finish(ctx, project, version, package, train_path, test_path)
+    except EdgeRuntimeError as exc:
+        log.warning("training %s/%d failed: %s", project, version, exc)
+        _set(ctx, project, version, "TRAINING_FAILED", str(exc))
+    except Exception as exc:  # a bug or an unexpected library error: record it on the model
+        log.exception("training %s/%d failed", project, version)
+        _set(ctx, project, version, "TRAINING_FAILED", "internal error during training: %s: %s"
+             % (type(exc).__name__, exc))
+
+
+def _lines(path: str) -> list[dict[str, Any]]:
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def _finish(ctx: ServerContext, project: str, version: int, package: str, train_path: str, test_path: str) -> None:
+    """Name the package after the Lookout model, evaluate it, publish the outputs, mark TRAINED."""
+    target = package_dir(ctx, project, version)
+    if os.path.abspath(package) != os.path.abspath(target):
+        shutil.copytree(package, target)
+    manifest = dataclasses.replace(read_manifest(target), name=project, version=version)
+    write_manifest(target, manifest)
+    arn = ctx.arns.model(project, version)
+    test_lines = _lines(test_path)
+    labels = [s.label for s in read_dataset(test_path).samples]
+    decisions = evaluation.predict_test_set(target, test_lines, labels, ctx.objects.endpoint_url)
+    finished = time.time()
+    row = ctx.store.query_one("SELECT output_config FROM lv_models WHERE project = ? AND version = ?",
+                              (project, version))
+    location = json.loads(row["output_config"])["S3Location"] if row else {}
+    bucket, prefix = location.get("Bucket", ""), location.get("Prefix")
+    result_key = output_key(prefix, "EvaluationResult-%s-%d.json" % (project, version))
+    manifest_key = output_key(prefix, "EvaluationManifest-%s-%d.json" % (project, version))
+    ctx.objects.put(bucket, manifest_key, evaluation.evaluation_manifest(
+        test_lines, decisions, arn, project, version, finished), "application/json")
+    ctx.objects.put(bucket, result_key, evaluation.evaluation_result(
+        manifest, decisions, arn, len(_lines(train_path)), finished), "application/json")
+    _set(ctx, project, version, "TRAINED", "Training completed successfully.",
+         performance=dumps(evaluation.performance(manifest, decisions)),
+         evaluation_manifest=dumps({"Bucket": bucket, "Key": manifest_key}),
+         evaluation_result=dumps({"Bucket": bucket, "Key": result_key}), evaluation_end=finished,
+         package_dir=target)
