@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
-from edge_runtime.errors import CompileError
 from edge_runtime.packaging.request import PackagingRequest
 
 Progress = Callable[[str], None]
@@ -24,10 +23,13 @@ def validate_target(request: PackagingRequest) -> Any:
 
 
 def compile_package(model_dir: str, target: Any, output_dir: str, progress: Optional[Progress] = None) -> str:
-    """Compile `model_dir` for `target` into `output_dir` (a compiled package folder); returns it."""
-    try:
-        from edge_runtime.compiler.compile import compile_for_target
-    except ImportError as exc:  # pragma: no cover - only while the compiler is not installed
-        raise CompileError("the compiler is not available in this installation: %s" % exc) from exc
-    result = compile_for_target(model_dir, target, output_dir)
-    return getattr(result, "root", None) or getattr(result, "output_dir", None) or str(result)
+    """Compile `model_dir` for `target` into `output_dir` (a compiled package folder); returns it.
+
+    Deferred TensorRT builds (an NVIDIA target compiled on a machine that cannot build its engine)
+    come back as a package whose edge-build.json says so; the agent builds the engine on the device.
+    """
+    from edge_runtime.compiler.compile import compile_package as compiler_compile
+
+    if progress is None:
+        return compiler_compile(model_dir, target, output_dir).output_dir
+    return compiler_compile(model_dir, target, output_dir, progress=progress).output_dir

@@ -41,8 +41,7 @@ class JobServices:
     s3: S3Settings = field(default_factory=S3Settings)
     register: RegisterSettings = field(default_factory=RegisterSettings)
     agent_requirement: str = ">=0.1.0 <1.0.0"
-    compile: Callable[..., str] = compile_step.compile_package
-    validate_target: Callable[[PackagingRequest], Any] = compile_step.validate_target
+    compile: Optional[Callable[..., str]] = None  # default: compile_step.compile_package
     greengrass_client: Optional[Callable[[], Any]] = None  # default: boto3 greengrassv2 with s3's retries
     progress: Callable[[str], None] = LOG.info
 
@@ -64,7 +63,7 @@ def create_job(request: PackagingRequest, services: JobServices) -> Tuple[Packag
     manifest = read_manifest(request.model_dir)
     version = request.component_version or "%d.0.0" % manifest.version
     rules.check_component_version(version)
-    services.validate_target(request)
+    compile_step.validate_target(request)
     job_name = request.job_name or generated_job_name(manifest.name, manifest.version)
     new = NewJob(project_name=manifest.name, model_version=str(manifest.version), job_name=job_name,
                  component_name=request.component_name, component_version=version,
@@ -90,8 +89,9 @@ def run_job(job: PackagingJob, request: PackagingRequest, services: JobServices)
     try:
         job = store.update(job.id, "RUNNING", "compiling for %s" % _target_text(request))
         say("job %s: compiling %s" % (job.job_name, request.model_dir))
-        target = services.validate_target(request)
-        compiled = services.compile(request.model_dir, target, os.path.join(work, "compiled"))
+        target = compile_step.validate_target(request)
+        compile_fn = services.compile or compile_step.compile_package
+        compiled = compile_fn(request.model_dir, target, os.path.join(work, "compiled"), say)
         read_manifest(compiled)  # the compiler's output must still be a model package
         store.update(job.id, "RUNNING", "publishing to %s" % destination.describe())
         artifact = zip_folder(compiled, os.path.join(work, MODEL_ZIP))
@@ -102,7 +102,9 @@ def run_job(job: PackagingJob, request: PackagingRequest, services: JobServices)
         result = publish_component(destination, spec.name, spec.version, [artifact],
                                    lambda uris: model_recipe(spec, artifact, uris[MODEL_ZIP]),
                                    request.recipe_format, _registrar(request, services), say)
-    except (EdgeRuntimeError, OSError) as exc:
+    except Exception as exc:  # noqa: BLE001 - a job must end FAILED with its reason, whatever broke
+        if not isinstance(exc, (EdgeRuntimeError, OSError)):
+            LOG.exception("job %s: unexpected error", job.job_name)
         say("job %s FAILED: %s" % (job.job_name, exc))
         return store.update(job.id, "FAILED", "%s: %s" % (type(exc).__name__, exc))
     finally:

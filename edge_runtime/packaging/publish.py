@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional, Sequence
 
-from edge_runtime.errors import AlreadyExists, EdgeRuntimeError
+from edge_runtime.errors import AlreadyExists
 from edge_runtime.packaging.artifacts import Artifact
 from edge_runtime.packaging.destinations import Destination
 from edge_runtime.packaging.recipes import render_recipe
@@ -55,7 +55,7 @@ def publish_component(destination: Destination, name: str, version: str, artifac
         if registrar is not None:
             progress("registering %s %s with Greengrass" % (name, version))
             arn = registrar(data)
-    except (EdgeRuntimeError, OSError) as exc:
+    except Exception as exc:  # any failure: take back what was written, then report it
         left = destination.remove()
         note = "; could not remove: %s" % ", ".join(left) if left else "; nothing was left published"
         exc.args = (str(exc) + note,)  # keep the type (AlreadyExists stays AlreadyExists), add the clean-up

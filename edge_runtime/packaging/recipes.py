@@ -91,15 +91,29 @@ def render_recipe(recipe: Dict[str, Any], fmt: str = "json") -> bytes:
     if fmt == "json":
         data = (json.dumps(recipe, indent=2) + "\n").encode("utf-8")
     elif fmt == "yaml":
-        yaml = require("yaml", "package")
-        # safe_dump quotes strings that would read back as another type, e.g. the 2020-01-25 date.
-        data = yaml.safe_dump(recipe, sort_keys=False, default_flow_style=False, width=1000).encode("utf-8")
+        data = _yaml_dump(recipe).encode("utf-8")
     else:
         raise InvalidArgument("recipe format must be json or yaml, got %r" % fmt)
     if len(data) > MAX_RECIPE_BYTES:
         raise RecipeError("the %s recipe for %s is %d bytes; Greengrass accepts at most %d"
                           % (fmt, recipe.get("ComponentName"), len(data), MAX_RECIPE_BYTES))
     return data
+
+
+def _yaml_dump(recipe: Dict[str, Any]) -> str:
+    """Block style; scripts as literal `|` blocks so they read like shell. SafeDumper quotes strings that
+    would read back as another type, e.g. the 2020-01-25 date."""
+    yaml = require("yaml", "package")
+
+    class Dumper(yaml.SafeDumper):  # type: ignore[name-defined,misc]
+        pass
+
+    def text(dumper: Any, value: str) -> Any:
+        style = "|" if "\n" in value else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Dumper.add_representer(str, text)
+    return yaml.dump(recipe, Dumper=Dumper, sort_keys=False, default_flow_style=False, width=1000)
 
 
 def parse_recipe(data: bytes, fmt: str = "json") -> Dict[str, Any]:

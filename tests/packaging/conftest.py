@@ -75,3 +75,4 @@ def fake_greengrass(s3_bucket: Tuple[Any, str]) -> Iterator[Tuple[Any, Any]]:
         yield fake, client
     finally:
         fake.stop()
+
