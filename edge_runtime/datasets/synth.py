@@ -271,7 +271,7 @@ def _paths(root: str) -> SyntheticPaths:
 
 def write_synthetic_dataset(output_dir: str, seed: int = 0, config: Optional[SynthConfig] = None,
                             overwrite: bool = False) -> SyntheticPaths:
-    """Write images/, masks/ and four manifests under `output_dir`; all or nothing."""
+    """Write images/, masks/ and four manifests under `output_dir`, all or nothing (`seed` when no config)."""
     config = config or SynthConfig(seed=seed)
     root = os.path.abspath(str(output_dir))
     if os.path.exists(root) and (not os.path.isdir(root) or (os.listdir(root) and not overwrite)):
