@@ -46,10 +46,15 @@ class LocalObjects:
         self.root = os.path.abspath(root)
 
     def path(self, bucket: str, key: str) -> str:
-        target = os.path.normpath(os.path.join(self.root, bucket, key))
-        if not target.startswith(os.path.join(self.root, bucket) + os.sep):
+        bucket_dir = os.path.join(self.root, bucket)
+        target = os.path.normpath(os.path.join(bucket_dir, key))
+        if "/" in bucket or bucket in ("", ".", "..") or not (target + os.sep).startswith(bucket_dir + os.sep):
             raise NotFound("s3://%s/%s is outside the bucket" % (bucket, key))
         return target
+
+    def folder(self, bucket: str, prefix: str) -> str:
+        """The folder that holds s3://bucket/prefix/... (the bucket itself for an empty prefix)."""
+        return self.path(bucket, prefix.strip("/")) if prefix.strip("/") else self.path(bucket, ".")
 
     def put(self, bucket: str, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         target = self.path(bucket, key)

@@ -17,31 +17,33 @@ from typing import Any, Iterator
 from edge_runtime.packaging.statedb import DB_FILE, StateDatabase, default_state_path
 
 SUBSYSTEM = "server"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: lv_packaging_runs
 
 _SCHEMA = """
-CREATE TABLE lv_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE lv_projects (
+CREATE TABLE IF NOT EXISTS lv_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS lv_projects (
     name TEXT PRIMARY KEY, arn TEXT NOT NULL, created REAL NOT NULL, next_version INTEGER NOT NULL DEFAULT 1);
-CREATE TABLE lv_datasets (
+CREATE TABLE IF NOT EXISTS lv_datasets (
     project TEXT NOT NULL, dataset_type TEXT NOT NULL, created REAL NOT NULL, updated REAL NOT NULL,
     status TEXT NOT NULL, status_message TEXT, source TEXT,
     PRIMARY KEY (project, dataset_type));
-CREATE TABLE lv_dataset_entries (
+CREATE TABLE IF NOT EXISTS lv_dataset_entries (
     id INTEGER PRIMARY KEY AUTOINCREMENT, project TEXT NOT NULL, dataset_type TEXT NOT NULL,
     source_ref TEXT NOT NULL, label INTEGER, created REAL NOT NULL, line TEXT NOT NULL,
     UNIQUE (project, dataset_type, source_ref));
-CREATE TABLE lv_models (
+CREATE TABLE IF NOT EXISTS lv_models (
     project TEXT NOT NULL, version INTEGER NOT NULL, arn TEXT NOT NULL, created REAL NOT NULL,
     description TEXT, status TEXT NOT NULL, status_message TEXT, performance TEXT, output_config TEXT,
     evaluation_manifest TEXT, evaluation_result TEXT, evaluation_end REAL, kms_key_id TEXT,
     min_inference_units INTEGER, max_inference_units INTEGER, package_dir TEXT,
     PRIMARY KEY (project, version));
-CREATE TABLE lv_tags (
+CREATE TABLE IF NOT EXISTS lv_tags (
     resource_arn TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (resource_arn, key));
-CREATE TABLE lv_client_tokens (
+CREATE TABLE IF NOT EXISTS lv_client_tokens (
     operation TEXT NOT NULL, token TEXT NOT NULL, fingerprint TEXT NOT NULL, response TEXT NOT NULL,
     created REAL NOT NULL, PRIMARY KEY (operation, token));
+CREATE TABLE IF NOT EXISTS lv_packaging_runs (
+    project TEXT NOT NULL, job_name TEXT NOT NULL, started REAL NOT NULL, PRIMARY KEY (project, job_name));
 """
 __all__ = ["DB_FILE", "Store", "Transaction", "default_home"]
 
@@ -59,6 +61,7 @@ class Store:
         self.database = StateDatabase(self.path)
 
     def open(self) -> Store:
+        """Create or upgrade the tables (every statement is idempotent, so an upgrade re-runs them all)."""
         statements = [s for s in _SCHEMA.split(";") if s.strip()]
         self.database.ensure_schema(SUBSYSTEM, SCHEMA_VERSION, statements)
         with self.transaction() as tx:
