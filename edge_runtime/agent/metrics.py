@@ -56,14 +56,21 @@ class ModelMetrics:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.requests: Dict[str, int] = {}  # status code name -> count
+        self.in_flight = 0  # DetectAnomalies calls between validation and response
         self.batches = 0
         self.batch_size = Histogram(BATCH_BUCKETS)
         self.queue_time = Histogram(LATENCY_BUCKETS_S)
         self.inference_time = Histogram(LATENCY_BUCKETS_S)
         self.request_time = Histogram(LATENCY_BUCKETS_S)
 
-    def record_request(self, code: str, seconds: float) -> None:
+    def begin_request(self) -> None:
         with self.lock:
+            self.in_flight += 1
+
+    def record_request(self, code: str, seconds: float) -> None:
+        """Ends a request begun with begin_request."""
+        with self.lock:
+            self.in_flight -= 1
             self.requests[code] = self.requests.get(code, 0) + 1
             self.request_time.observe(seconds)
 
@@ -79,6 +86,7 @@ class ModelMetrics:
         with self.lock:
             return {
                 "requests": dict(self.requests),
+                "in_flight": self.in_flight,
                 "batches": self.batches,
                 "batch_size": self.batch_size.to_dict(),
                 "queue_time_seconds": self.queue_time.to_dict(),
@@ -141,6 +149,9 @@ def render_prometheus(data: Dict[str, Any], statuses: Dict[str, str]) -> str:
     for name, m in models.items():
         for code, n in sorted(m["requests"].items()):
             lines.append("%srequests_total%s %d" % (PREFIX, _labels(model=name, code=code), n))
+    _family(lines, "in_flight_requests", "gauge", "DetectAnomalies calls in progress (queued or running).")
+    for name, m in models.items():
+        lines.append("%sin_flight_requests%s %d" % (PREFIX, _labels(model=name), m["in_flight"]))
     for key, help_text in (
         ("batch_size", "Frames per predictor call."),
         ("queue_time_seconds", "Time a request waited in the batch queue."),

@@ -131,6 +131,7 @@ class EdgeAgentServicer(edge_agent_pb2_grpc.EdgeAgentServicer):
         started = time.monotonic()
         model = self.registry.running(request.model_component)
         metrics = self.metrics.model(model.name)
+        metrics.begin_request()
         try:
             response, result = self._run_model(model, request, context)
         except Exception as exc:
