@@ -149,7 +149,11 @@ def serve(config: AgentConfig, services: Optional[AgentServices] = None, stop: O
     services = services or AgentServices(config, ipc=GreengrassIpc.from_environment(config.greengrass))
     stop = stop or threading.Event()
     _install_signal_handlers(stop)
-    os.makedirs(config.models.models_root, exist_ok=True)
+    try:
+        os.makedirs(config.models.models_root, exist_ok=True)
+    except OSError as exc:
+        raise InvalidArgument("models root %s cannot be created: %s (use --models-root)" % (
+            config.models.models_root, exc)) from exc
     server, _ = start_server(config, services)
     http = _start_metrics_http(config, services)
     log.info("edge agent listening on %s (models root %s)", ", ".join(services.addresses), config.models.models_root)
