@@ -135,3 +135,21 @@ def test_failing_compile_ends_as_failed_job(tmp_path, store, s3_bucket, s3_setti
     job = start_job(request_for(folder, bucket), services(store, s3_settings))
     assert job.status == "FAILED" and "Error" in job.status_message, job.status_message
     assert keys(client, bucket) == []
+
+
+def test_bucket_lost_after_the_job_was_created_ends_failed(tiny_model, store, s3_bucket, s3_settings):
+    """S3 answering when the job is accepted and not when it uploads: FAILED with the reason, no recipe."""
+    from edge_runtime.packaging.model_job import create_job, run_job
+
+    client, bucket = s3_bucket
+    req = request_for(tiny_model, bucket)
+    job, created = create_job(req, services(store, s3_settings))
+    assert created and job.status == "CREATED"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = "http://127.0.0.1:%d" % sock.getsockname()[1]
+    dead = S3Settings(endpoint_url=closed, region_name="us-east-1", max_attempts=2, connect_timeout_s=1)
+    job = run_job(job, req, services(store, dead))
+    assert job.status == "FAILED" and "Could not connect to the endpoint URL" in job.status_message
+    assert store.get(job.job_name).status == "FAILED"
+    assert keys(client, bucket) == []
