@@ -26,7 +26,7 @@ class TrainingJob:
     version: int
     task: str  # "classification" or "segmentation"
     train_manifest: str  # local JSON Lines file; references are absolute paths or s3:// URIs
-    test_manifest: str
+    test_manifest: str | None  # None: a single-dataset project, the trainer splits it
     package_dir: str
     endpoint_url: str | None = None  # S3 endpoint for s3:// references
     epochs: int | None = None

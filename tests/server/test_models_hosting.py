@@ -71,7 +71,15 @@ def test_create_model_trains_evaluates_and_publishes_outputs(fake_api, project):
     with open(os.path.join(objects, "out", model["EvaluationManifest"]["Key"])) as handle:
         lines = [json.loads(line) for line in handle]
     assert len(lines) == 2 and all(line["anomaly-label-detected-metadata"]["model-version"] == "1" for line in lines)
-    assert lv.list_tags_for_resource(ResourceArn=created["ModelArn"])["Tags"] == [{"Key": "line", "Value": "3"}]
+    arn = created["ModelArn"]
+    assert lv.list_tags_for_resource(ResourceArn=arn)["Tags"] == [{"Key": "line", "Value": "3"}]
+    lv.tag_resource(ResourceArn=arn, Tags=[{"Key": "line", "Value": "4"}, {"Key": "site", "Value": "Köln"}])
+    lv.untag_resource(ResourceArn=arn, TagKeys=["line", "not-there"])
+    assert lv.list_tags_for_resource(ResourceArn=arn)["Tags"] == [{"Key": "site", "Value": "Köln"}]
+    with pytest.raises(lv.exceptions.ValidationException, match="reserved"):
+        lv.tag_resource(ResourceArn=arn, Tags=[{"Key": "aws:owner", "Value": "x"}])
+    with pytest.raises(lv.exceptions.ServiceQuotaExceededException):
+        lv.tag_resource(ResourceArn=arn, Tags=[{"Key": "k%d" % i, "Value": "v"} for i in range(200)])
     with open(os.path.join(fake_api.context.config.storage.models_dir, "parts", "1", "package",
                            "edge-model.json")) as handle:
         package = json.load(handle)
@@ -124,7 +132,12 @@ def test_model_errors_and_list_models_paginator(fake_api, project):
         assert caught.value.response["ResourceType"] == "MODEL"
     with pytest.raises(lv.exceptions.ResourceNotFoundException):
         lv.detect_anomalies(ProjectName="parts", ModelVersion="9", Body=_png((0, 0, 0)), ContentType="image/png")
-    versions = [_train(lv) for _ in range(3)]
+    with pytest.raises(lv.exceptions.ResourceNotFoundException):
+        lv.list_models(ProjectName="absent")
+    versions = [_train(lv, ClientToken="same-token")]
+    again = lv.create_model(ProjectName="parts", OutputConfig=OUTPUT, ClientToken="same-token")["ModelMetadata"]
+    assert again["ModelVersion"] == versions[0]  # the retry returns the first call's model, trains nothing new
+    versions += [_train(lv) for _ in range(2)]
     with pytest.raises(lv.exceptions.ValidationException, match="MaxInferenceUnits"):
         lv.start_model(ProjectName="parts", ModelVersion="1", MinInferenceUnits=2, MaxInferenceUnits=1)
     pages = list(lv.get_paginator("list_models").paginate(ProjectName="parts", PaginationConfig={"PageSize": 2}))

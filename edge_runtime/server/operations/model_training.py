@@ -1,8 +1,9 @@
 """CreateModel's background work: TRAINING -> TRAINED (with evaluation outputs) or TRAINING_FAILED.
 
 The dataset entries are snapshotted into manifests when CreateModel is called, so later dataset edits
-do not leak into a running job. A single-dataset project is split here (stratified, fixed seed) so
-the server knows the test images it evaluates and lists in the EvaluationManifest.
+do not leak into a running job. A single-dataset project goes to the trainer as one manifest (it
+checks the single-dataset limits and splits as Lookout did); the server repeats that seeded split to
+know the test images it evaluates and lists in the EvaluationManifest.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 from edge_runtime.datasets.manifest import read_manifest as read_dataset
 from edge_runtime.datasets.split import split_dataset
 from edge_runtime.errors import EdgeRuntimeError
-from edge_runtime.modelpkg.manifest import read_manifest, write_manifest
+from edge_runtime.modelpkg.manifest import ModelManifest, read_manifest, write_manifest
 from edge_runtime.server import evaluation
 from edge_runtime.server.context import ServerContext
 from edge_runtime.server.operations.common import dumps
@@ -55,18 +56,30 @@ def start_training(ctx: ServerContext, project: str, version: int, train: list[s
                          training=True)
 
 
-def _split(work: str) -> tuple[str, str, str]:
-    """(train manifest, test manifest, task); a lone training set is split 80/20 as Lookout did."""
+def _inputs(work: str) -> tuple[str, str | None, str]:
+    """(train manifest, test manifest or None for a single-dataset project, task)."""
     train_path = os.path.join(work, "train.manifest")
     test_path = os.path.join(work, "test.manifest")
-    dataset = read_dataset(train_path)
-    if os.path.isfile(test_path):
-        return train_path, test_path, dataset.task
-    train, test = split_dataset(dataset, test_fraction=0.2, seed=0)
-    for path, samples in ((train_path + ".split", train), (test_path, test)):
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.writelines(json.dumps(s.raw) + "\n" for s in samples)
-    return train_path + ".split", test_path, dataset.task
+    return train_path, test_path if os.path.isfile(test_path) else None, read_dataset(train_path).task
+
+
+def _test_set(work: str, test_path: str | None, manifest: ModelManifest) -> tuple[str, int]:
+    """The images the model was tested on and how many it trained on.
+
+    A single dataset was split by the trainer as Lookout did (stratified, seeded); the same split is
+    made here with the fraction and seed the package records, so the evaluation covers the same images.
+    """
+    train_path = os.path.join(work, "train.manifest")
+    if test_path is not None:
+        return test_path, len(_lines(train_path))
+    summary = manifest.training or {}
+    fraction = float(summary.get("test_fraction", 0.2))
+    seed = int(summary.get("split_seed", summary.get("seed", 0)))
+    train, test = split_dataset(read_dataset(train_path), test_fraction=fraction, seed=seed)
+    split_path = os.path.join(work, "test-split.manifest")
+    with open(split_path, "w", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(s.raw) + "\n" for s in test)
+    return split_path, len(train)
 
 
 def _set(ctx: ServerContext, project: str, version: int, status: str, message: str, **fields: Any) -> None:
@@ -82,13 +95,13 @@ def run_training(ctx: ServerContext, project: str, version: int) -> None:
     folder = model_dir(ctx, project, version)
     try:
         _set(ctx, project, version, "TRAINING", "training the model")
-        train_path, test_path, task = _split(os.path.join(folder, "work"))
+        train_path, test_path, task = _inputs(os.path.join(folder, "work"))
         config = ctx.config.training
         job = TrainingJob(project=project, version=version, task=task, train_manifest=train_path,
                           test_manifest=test_path, package_dir=package_dir(ctx, project, version),
                           endpoint_url=ctx.objects.endpoint_url, epochs=config.epochs, image_size=config.image_size)
         package = load_trainer(config.trainer)(job)
-        _finish(ctx, project, version, package, train_path, test_path)
+        _finish(ctx, project, version, package, test_path)
     except EdgeRuntimeError as exc:
         log.warning("training %s/%d failed: %s", project, version, exc)
         _set(ctx, project, version, "TRAINING_FAILED", str(exc))
@@ -103,7 +116,7 @@ def _lines(path: str) -> list[dict[str, Any]]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
-def _finish(ctx: ServerContext, project: str, version: int, package: str, train_path: str, test_path: str) -> None:
+def _finish(ctx: ServerContext, project: str, version: int, package: str, test_path: str | None) -> None:
     """Name the package after the Lookout model, evaluate it, publish the outputs, mark TRAINED."""
     target = package_dir(ctx, project, version)
     if os.path.abspath(package) != os.path.abspath(target):
@@ -111,6 +124,7 @@ def _finish(ctx: ServerContext, project: str, version: int, package: str, train_
     manifest = dataclasses.replace(read_manifest(target), name=project, version=version)
     write_manifest(target, manifest)
     arn = ctx.arns.model(project, version)
+    test_path, train_count = _test_set(os.path.join(model_dir(ctx, project, version), "work"), test_path, manifest)
     test_lines = _lines(test_path)
     labels = [s.label for s in read_dataset(test_path).samples]
     decisions = evaluation.predict_test_set(target, test_lines, labels, ctx.objects.endpoint_url)
@@ -124,7 +138,7 @@ def _finish(ctx: ServerContext, project: str, version: int, package: str, train_
     ctx.objects.put(bucket, manifest_key, evaluation.evaluation_manifest(
         test_lines, decisions, arn, project, version, finished), "application/json")
     ctx.objects.put(bucket, result_key, evaluation.evaluation_result(
-        manifest, decisions, arn, len(_lines(train_path)), finished), "application/json")
+        manifest, decisions, arn, train_count, finished), "application/json")
     _set(ctx, project, version, "TRAINED", "Training completed successfully.",
          performance=dumps(evaluation.performance(manifest, decisions)),
          evaluation_manifest=dumps({"Bucket": bucket, "Key": manifest_key}),
