@@ -1,0 +1,199 @@
+"""`compile_package`: a model package + a validated target -> a compiled model package, written atomically.
+
+The output folder holds the package's own files (edge-model.json, model.onnx, calibration.npz),
+`edge-build.json` and the artifacts:
+
+    model.cpu-fp32.onnx / model.cpu-int8.onnx      CPU builds (ONNX Runtime)
+    model.<gpu>-trt<version>.engine                 NVIDIA builds made here (only on a matching machine)
+
+An NVIDIA build on another machine is deferred (see trt_build). Everything is written to a temporary
+folder beside the output and renamed into place, so a failed compile leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from edge_runtime import __version__
+from edge_runtime.compiler.build_loader import BUILD_FORMAT_VERSION
+from edge_runtime.compiler.calibration import DEFAULT_MAX_IMAGES, load_calibration_images
+from edge_runtime.compiler.cpu_build import build_cpu
+from edge_runtime.compiler.gpu_probe import BuildMachine, probe_for_compile
+from edge_runtime.compiler.options import TargetKind
+from edge_runtime.compiler.targets import CompileTarget
+from edge_runtime.compiler.trt_build import build_engine, machine_mismatches, settings_for, sha256_file
+from edge_runtime.compiler.versions import format_version
+from edge_runtime.errors import AlreadyExists, CompileError
+from edge_runtime.modelpkg.loader import BUILD_FILE
+from edge_runtime.modelpkg.manifest import CALIBRATION_FILE, MANIFEST_FILE, ModelManifest, read_manifest
+
+Progress = Callable[[str], None]
+MachineProbe = Callable[[], Tuple[Optional[BuildMachine], str]]
+
+
+@dataclass(frozen=True)
+class CompileSettings:
+    """How to compile, beyond the target: calibration budget and whether to replace the output."""
+
+    max_calibration_images: int = DEFAULT_MAX_IMAGES
+    overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        if self.max_calibration_images < 1:
+            raise CompileError("max_calibration_images must be >= 1, got %d" % self.max_calibration_images)
+
+
+@dataclass(frozen=True)
+class CompileResult:
+    output_dir: str
+    build: Dict[str, Any]
+
+
+def stderr_progress(message: str) -> None:
+    print("[compile] %s" % message, file=sys.stderr, flush=True)
+
+
+def compile_package(
+    model_dir: str,
+    target: CompileTarget,
+    output_dir: str,
+    settings: CompileSettings = CompileSettings(),
+    progress: Progress = stderr_progress,
+    machine_probe: MachineProbe = probe_for_compile,
+) -> CompileResult:
+    """Compile the plain package at `model_dir` for `target` into `output_dir`."""
+    manifest = read_manifest(model_dir)
+    if os.path.isfile(os.path.join(model_dir, BUILD_FILE)):
+        raise CompileError("%s is already a compiled package; compile the plain package training wrote" % model_dir)
+    output_dir = os.path.abspath(output_dir)
+    if os.path.exists(output_dir) and os.listdir(output_dir) and not settings.overwrite:
+        raise AlreadyExists("%s exists and is not empty; choose another output or replace it (--force)" % output_dir)
+    parent = os.path.dirname(output_dir)
+    os.makedirs(parent, exist_ok=True)
+    work = tempfile.mkdtemp(prefix=".%s.tmp-" % os.path.basename(output_dir), dir=parent)
+    try:
+        os.chmod(work, 0o755)
+        progress("compiling %s for %s" % (model_dir, target.describe()))
+        files = _copy_package(model_dir, manifest, work)
+        if target.kind == TargetKind.CPU:
+            build = _cpu_build(work, manifest, target, settings, progress)
+        else:
+            build = _nvidia_build(work, manifest, target, settings, progress, machine_probe)
+        build["artifacts"] = [_artifact(work, name, role) for name, role in files + build.pop("_new_files")]
+        _write_json(os.path.join(work, BUILD_FILE), build)
+        _publish(work, output_dir)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    progress("wrote %s" % output_dir)
+    return CompileResult(output_dir=output_dir, build=build)
+
+
+def _copy_package(model_dir: str, manifest: ModelManifest, work: str) -> List[Tuple[str, str]]:
+    files = [(MANIFEST_FILE, "manifest"), (manifest.model_file, "source_model")]
+    if os.path.isfile(os.path.join(model_dir, CALIBRATION_FILE)):
+        files.append((CALIBRATION_FILE, "calibration_images"))
+    for name, _ in files:
+        shutil.copy2(os.path.join(model_dir, name), os.path.join(work, name))
+    return files
+
+
+def _images(work: str, settings: CompileSettings) -> Any:
+    path = os.path.join(work, CALIBRATION_FILE)
+    return load_calibration_images(path, settings.max_calibration_images) if os.path.isfile(path) else None
+
+
+def _record(target: CompileTarget, backend: str, precision: str) -> Dict[str, Any]:
+    return {
+        "format_version": BUILD_FORMAT_VERSION,
+        "compiler_version": "edge-runtime %s" % __version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "backend": backend,
+        "precision": precision,
+        "target": target.to_dict(),
+        "lookout_configuration": target.lookout_configuration(),
+    }
+
+
+def _cpu_build(work: str, manifest: ModelManifest, target: CompileTarget, settings: CompileSettings,
+               progress: Progress) -> Dict[str, Any]:
+    cpu = target.cpu
+    result = build_cpu(os.path.join(work, manifest.model_file), work, manifest, target.options, cpu,
+                       _images(work, settings), progress)
+    build = _record(target, "onnxruntime", result.precision)
+    build.update(model_artifact=result.artifact, features=result.features, onnxruntime=result.onnxruntime,
+                 accuracy=result.accuracy, _new_files=[(result.artifact, "model")])
+    return build
+
+
+def _nvidia_build(work: str, manifest: ModelManifest, target: CompileTarget, settings: CompileSettings,
+                  progress: Progress, machine_probe: MachineProbe) -> Dict[str, Any]:
+    onnx_path = os.path.join(work, manifest.model_file)
+    calibration = CALIBRATION_FILE if os.path.isfile(os.path.join(work, CALIBRATION_FILE)) else None
+    if target.options.precision == "int8" and calibration is None:
+        raise CompileError("precision int8 needs calibration images, but the package has no calibration.npz")
+    trt_settings = settings_for(target.options, manifest, calibration)
+    machine, reason = machine_probe()
+    if machine is not None and machine_mismatches(trt_settings, machine):
+        reason = "this machine (%s) is not the target: %s" % (
+            machine.describe(), "; ".join(machine_mismatches(trt_settings, machine)))
+        machine = None
+    build = _record(target, "tensorrt", trt_settings.precision)
+    record: Dict[str, Any] = {"onnx": manifest.model_file, "settings": trt_settings.to_dict(), "engine": None,
+              "status": "deferred", "engine_machine": None}
+    new_files: List[Tuple[str, str]] = []
+    if machine is None:
+        progress("TensorRT engine deferred to the device: %s" % reason)
+        record["deferred_reason"] = reason
+        record["calibration_cache"] = ("produced on the device at the first build from calibration.npz"
+                                       if calibration and trt_settings.precision == "int8" else None)
+    else:
+        name = _build_engine_here(work, onnx_path, trt_settings, machine, progress)
+        record.update(engine=name, status="built", engine_machine=machine.describe())
+        new_files.append((name, "engine"))
+    build.update(tensorrt=record, _new_files=new_files, accuracy={
+        "measured": False, "reason": "TensorRT engines are measured where they are built"})
+    return build
+
+
+def _build_engine_here(work: str, onnx_path: str, trt_settings: Any, machine: BuildMachine,
+                       progress: Progress) -> str:
+    progress("building the TensorRT engine here (%s)" % machine.describe())
+    with_paths = trt_settings.to_dict()
+    if with_paths.get("calibration_path"):
+        with_paths["calibration_path"] = os.path.join(work, with_paths["calibration_path"])
+    with tempfile.TemporaryDirectory(dir=work) as cache:
+        built = build_engine(onnx_path, with_paths, cache, machine=machine)
+        name = "model.%s-trt%s.engine" % (machine.gpu_code, format_version(machine.trt_version))
+        shutil.copy2(built, os.path.join(work, name))
+    return name
+
+
+def _artifact(work: str, name: str, role: str) -> Dict[str, Any]:
+    path = os.path.join(work, name)
+    return {"file": name, "role": role, "sha256": sha256_file(path), "bytes": os.path.getsize(path)}
+
+
+def _write_json(path: str, data: Dict[str, Any]) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2, sort_keys=True)
+        fh.write("\n")
+
+
+def _publish(work: str, output_dir: str) -> None:
+    """Rename the finished folder into place; an existing output is swapped out, then removed."""
+    old = None
+    if os.path.exists(output_dir):
+        old = tempfile.mkdtemp(prefix=".%s.old-" % os.path.basename(output_dir), dir=os.path.dirname(output_dir))
+        os.rmdir(old)
+        os.replace(output_dir, old)
+    os.replace(work, output_dir)
+    if old:
+        shutil.rmtree(old, ignore_errors=True)
