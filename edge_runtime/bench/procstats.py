@@ -53,17 +53,22 @@ def _gpu_query() -> Optional[List[float]]:
 
 
 class ProcessSampler:
-    """start() ... stop() -> {"cpu_percent", "rss_mb_max", "rss_mb_mean", "gpu"} for one PID."""
+    """start() ... stop() -> {"cpu_percent", "rss_mb_max", "rss_mb_mean", "gpu"} for one PID.
 
-    def __init__(self, pid: Optional[int], gpu: Optional[bool] = None) -> None:
+    `children=True` adds the process's descendants (servers that fork workers, like LitServe); CPU
+    then counts the descendants alive at both ends of the run.
+    """
+
+    def __init__(self, pid: Optional[int], gpu: Optional[bool] = None, children: bool = False) -> None:
         self.pid = pid
+        self.children = children
+        self._cpu_start: Dict[int, float] = {}
         self.gpu = shutil.which("nvidia-smi") is not None if gpu is None else gpu
         self._process: Any = None
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self._rss: List[float] = []
         self._gpu: List[List[float]] = []
-        self._cpu0 = 0.0
         self._t0 = 0.0
 
     def start(self) -> None:
@@ -72,22 +77,29 @@ class ProcessSampler:
                 import psutil
 
                 self._process = psutil.Process(self.pid)
-                self._cpu0 = self._cpu_seconds()
+                self._cpu_start = self._cpu_by_pid()
             except Exception:  # psutil missing, process gone or not ours to inspect: go without
                 self._process = None
         self._t0 = time.monotonic()
         self._thread = threading.Thread(target=self._sample, name="bench-sampler", daemon=True)
         self._thread.start()
 
-    def _cpu_seconds(self) -> float:
-        times = self._process.cpu_times()
-        return float(times.user + times.system)
+    def _tree(self) -> List[Any]:
+        return [self._process] + (self._process.children(recursive=True) if self.children else [])
+
+    def _cpu_by_pid(self) -> Dict[int, float]:
+        out = {}
+        for proc in self._tree():
+            with contextlib.suppress(Exception):
+                times = proc.cpu_times()
+                out[proc.pid] = float(times.user + times.system)
+        return out
 
     def _sample(self) -> None:
         while True:
             if self._process is not None:
                 try:
-                    self._rss.append(self._process.memory_info().rss / 1e6)
+                    self._rss.append(sum(p.memory_info().rss for p in self._tree()) / 1e6)
                 except Exception:
                     self._process = None
             if self.gpu:
@@ -105,7 +117,9 @@ class ProcessSampler:
         out: Dict[str, Any] = {"cpu_percent": None, "rss_mb_max": None, "rss_mb_mean": None, "gpu": None}
         if self._process is not None:
             with contextlib.suppress(Exception):
-                out["cpu_percent"] = round(100.0 * (self._cpu_seconds() - self._cpu0) / wall, 1)
+                end = self._cpu_by_pid()
+                used = sum(end[pid] - start for pid, start in self._cpu_start.items() if pid in end)
+                out["cpu_percent"] = round(100.0 * used / wall, 1)
         if self._rss:
             out["rss_mb_max"] = round(max(self._rss), 1)
             out["rss_mb_mean"] = round(sum(self._rss) / len(self._rss), 1)

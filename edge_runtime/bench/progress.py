@@ -15,7 +15,7 @@ class Progress:
         self.stream = stream or sys.stderr
         self.enabled = enabled
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self._last = 0.0
+        self._last = time.monotonic()  # on a pipe, the first line comes after an interval, with numbers
         self._width = 0
 
     def update(self, text: str) -> None:
@@ -41,4 +41,4 @@ class Progress:
         self.stream.write(prefix + text.ljust(self._width if self.tty else 0) + "\n")
         self.stream.flush()
         self._width = 0
-        self._last = 0.0
+        self._last = time.monotonic()

@@ -112,6 +112,8 @@ def plot_latency_distribution(series: Dict[str, Sequence[Any]], path: str, title
     plt = _pyplot()
     if plt is None:
         return None
+    from matplotlib import ticker
+
     names = list(series)
     fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names) + 1, 4), squeeze=False, sharey=True)
     for ax, name in zip(axes[0], names):
@@ -121,6 +123,8 @@ def plot_latency_distribution(series: Dict[str, Sequence[Any]], path: str, title
             ms = np.sort(np.asarray(load.latencies) * 1000.0)
             ax.plot(ms, np.arange(1, len(ms) + 1) / len(ms), label="%d clients" % load.concurrency)
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: "%g" % v))
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
         ax.set_xlabel("latency (ms, log)")
         ax.set_title(name, fontsize=9)
         ax.grid(True, alpha=0.3, which="both")

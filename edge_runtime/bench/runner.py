@@ -130,7 +130,7 @@ def run_benchmark(target: Any, frame: np.ndarray, image_info: Dict[str, Any], se
         levels, loads = [], []
         for concurrency in settings.concurrency:
             before = _settled(target)
-            sampler = ProcessSampler(target.pid)
+            sampler = ProcessSampler(target.pid, children=getattr(target, "process_tree", False))
             sampler.start()
             load = run_load(workers, frame, concurrency, settings.duration_s, progress, label)
             process = sampler.stop()

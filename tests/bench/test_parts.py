@@ -1,0 +1,64 @@
+"""The bench's pure parts and its process sampler (a real child process, real psutil)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from edge_runtime.bench.procstats import ProcessSampler, peer_pid
+from edge_runtime.bench.stats import bucket_delta, latency_histogram, latency_summary
+
+
+def test_bucket_delta_turns_cumulative_snapshots_into_per_bucket_counts():
+    before = {"1": 2, "2": 2, "4": 5, "8": 5, "+Inf": 5}
+    after = {"1": 3, "2": 6, "4": 9, "8": 12, "+Inf": 12}
+    assert bucket_delta(before, after) == {"1": 1, "2": 3, "8": 3}
+
+
+def test_latency_summary_and_histogram():
+    latencies = [0.001 * i for i in range(1, 101)]
+    summary = latency_summary(latencies)
+    assert summary["min"] == 1.0 and summary["max"] == 100.0
+    assert summary["p50"] == pytest.approx(50.5) and summary["p99"] == pytest.approx(99.01)
+    hist = latency_histogram(latencies)
+    assert sum(hist["counts"]) == 100 and len(hist["edges_ms"]) == len(hist["counts"]) + 1
+    assert latency_summary([])["p99"] is None
+
+
+def test_sampler_counts_child_processes_when_asked(tmp_path):
+    code = "import time; x = bytearray(200 * 1024 * 1024); x[::4096] = b'1' * len(x[::4096]); time.sleep(3)"
+    parent = subprocess.Popen([sys.executable, "-c", "import subprocess, sys; subprocess.run([sys.executable, "
+                               "'-c', %r])" % code])
+    try:
+        time.sleep(1.2)
+        alone, tree = ProcessSampler(parent.pid, gpu=False), ProcessSampler(parent.pid, gpu=False, children=True)
+        alone.start()
+        tree.start()
+        time.sleep(0.6)
+        alone_out, tree_out = alone.stop(), tree.stop()
+    finally:
+        parent.kill()
+        parent.wait()
+    assert tree_out["rss_mb_max"] > alone_out["rss_mb_max"] + 150
+    assert alone_out["cpu_percent"] is not None
+
+
+def test_peer_pid_names_the_listening_process(tmp_path):
+    import socket
+
+    path = str(tmp_path / "s.sock")
+    if len(path) > 100:
+        pytest.skip("tmp path too long for a Unix socket")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(1)
+    try:
+        assert peer_pid("unix://" + path) == os.getpid()
+        assert peer_pid("unix://" + str(tmp_path / "none.sock")) is None
+        assert peer_pid("127.0.0.1:5000") is None
+    finally:
+        server.close()
