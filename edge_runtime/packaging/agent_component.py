@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, List, Tuple
 
+from edge_runtime.errors import InvalidArgument
 from edge_runtime.packaging import rules
 from edge_runtime.packaging.artifacts import Artifact
 from edge_runtime.packaging.model_component import AGENT_COMPONENT, PUBLISHER
@@ -108,7 +109,7 @@ class AgentComponentSpec:
     def __post_init__(self) -> None:
         rules.check_component_version(self.version, lookout=False)
         if len(self.wheel_sha256_hex) != 64:
-            raise ValueError("wheel_sha256_hex must be 64 hex digits")
+            raise InvalidArgument("wheel_sha256_hex must be 64 hex digits, got %r" % self.wheel_sha256_hex)
 
 
 def lifecycle(spec: AgentComponentSpec, wheel_file: str, extras: str) -> Dict[str, Any]:

@@ -13,6 +13,7 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+from edge_runtime.errors import InvalidArgument
 from edge_runtime.packaging import rules
 from edge_runtime.packaging.agent_component import AgentComponentSpec, agent_recipe
 from edge_runtime.packaging.artifacts import Artifact, sha256_hex
@@ -39,10 +40,8 @@ class AgentPackageRequest:
         if self.component_version is not None:
             rules.check_component_version(self.component_version, lookout=False)
         if self.recipe_format not in RECIPE_FORMATS:
-            raise ValueError("recipe format must be json or yaml")
+            raise InvalidArgument("recipe format must be json or yaml, got %r" % self.recipe_format)
         if self.register and not self.output.is_s3:
-            from edge_runtime.errors import InvalidArgument
-
             raise InvalidArgument("--register needs --s3-output: Greengrass fetches artifacts from S3 only")
         rules.check_tags(dict(self.tags))
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
+from edge_runtime.errors import InvalidArgument
 from edge_runtime.packaging import rules
 from edge_runtime.packaging.artifacts import Artifact
 from edge_runtime.packaging.recipes import RECIPE_FORMAT_VERSION
@@ -66,7 +67,7 @@ class ModelComponentSpec:
         rules.check_component_name(self.name)
         rules.check_component_version(self.version, lookout=False)
         if self.architecture not in ARCHITECTURES:
-            raise ValueError("architecture must be aarch64 or amd64, got %r" % self.architecture)
+            raise InvalidArgument("architecture must be aarch64 or amd64, got %r" % self.architecture)
 
 
 def platform_for(spec: ModelComponentSpec) -> Dict[str, str]:
