@@ -106,12 +106,18 @@ def normalise_reference(
     return values.astype(OUTPUT_DTYPES[dtype])
 
 
+def affine_coefficients(spec: InputSpec) -> Tuple[np.ndarray, np.ndarray]:
+    """Per-channel a, b with normalised = pixel * a + b, as runtime/preprocess.py (kept cv2-free here)."""
+    std = np.asarray(spec.std, dtype=np.float32)
+    a = (np.float32(spec.scale) / std).astype(np.float32)
+    b = (-np.asarray(spec.mean, dtype=np.float32) / std).astype(np.float32)
+    return a, b
+
+
 def preprocess_reference(
     frames: Sequence[np.ndarray], spec: InputSpec, dtype: str = "float32", out: Optional[np.ndarray] = None
 ) -> np.ndarray:
     """The whole GPU preprocessing of a batch, in NumPy: (N, 3, H, W) float32 or float16."""
-    from edge_runtime.runtime.preprocess import affine_coefficients
-
     a, b = affine_coefficients(spec)
     if out is None:
         out = np.empty((len(frames), 3, spec.height, spec.width), dtype=OUTPUT_DTYPES[dtype])

@@ -98,7 +98,7 @@ class CudaPreprocessor:
     def __init__(self, kernels: KernelSet, spec: InputSpec, out_dtype: str = "float32", max_sizes: int = 16) -> None:
         if out_dtype not in ("float32", "float16"):
             raise InvalidArgument("engine input dtype must be float32 or float16, got %r" % (out_dtype,))
-        from edge_runtime.runtime.preprocess import affine_coefficients
+        from edge_runtime.runtime.gpu.kernel_reference import affine_coefficients
 
         self.kernels = kernels
         self.spec = spec
