@@ -79,9 +79,11 @@ class TrainingConfig:
 
 @dataclass(frozen=True)
 class ServerConfig:
+    """`auth` has no default: turning authentication off is always an explicit choice (loopback only)."""
+
+    auth: AuthConfig
     host: str = "127.0.0.1"
     port: int = 8080  # 0: any free port
-    auth: AuthConfig = field(default_factory=lambda: AuthConfig(enabled=False))
     arns: ArnScope = field(default_factory=ArnScope)
     storage: StorageConfig = field(default_factory=StorageConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)

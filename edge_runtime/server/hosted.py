@@ -23,6 +23,7 @@ from edge_runtime.runtime.types import Predictor
 
 CONTENT_TYPES = {"image/png": "png", "image/jpeg": "jpeg"}
 MIN_SIDE, MAX_SIDE = 64, 4096
+MAX_IMAGE_BYTES = 8 * 1024 * 1024  # Lookout's per-image limit
 
 
 @dataclass
@@ -75,6 +76,8 @@ class HostedModels:
 
 def decode_request_image(body: bytes, content_type: str) -> np.ndarray:
     """The DetectAnomalies body as RGB; the bytes must be the format Content-Type names, 64..4096 a side."""
+    if len(body) > MAX_IMAGE_BYTES:
+        raise InvalidArgument("the image is %d bytes; at most %d (8 MB) are accepted" % (len(body), MAX_IMAGE_BYTES))
     expected = CONTENT_TYPES.get(content_type.split(";")[0].strip().lower())
     if expected is None:
         raise InvalidArgument("Content-Type must be image/png or image/jpeg, got %r" % content_type)
