@@ -199,6 +199,12 @@ def write_results(report: Report, out_dir: str) -> List[str]:
         "| step | result | details |",
         "| --- | --- | --- |",
     ]
+    if report.environment.get("cv2") is None:
+        lines[3:3] = [
+            "",
+            "cv2 is not installed here: compared with the kernels' NumPy twin only (CI checks the twin"
+            " against cv2 bit for bit); carry an opencv-python-headless wheel to compare with the CPU path.",
+        ]
     for step in report.steps:
         details = ", ".join("%s=%s" % (k, _short(v)) for k, v in step.items() if k not in ("name", "ok", "traceback"))
         lines.append("| %s | %s | %s |" % (step["name"], "pass" if step["ok"] else "FAIL", details))

@@ -110,3 +110,21 @@ def _importable(name: str) -> bool:
     import importlib.util
 
     return importlib.util.find_spec(name) is not None
+
+
+def test_gpu_without_nvrtc_is_named(monkeypatch):
+    """Kernels are compiled at run time, so a machine without NVRTC keeps the CPU path."""
+    import edge_runtime.runtime.gpu.cuda_api as cuda_api
+    import edge_runtime.runtime.gpu.nvrtc_compile as nvrtc_compile
+
+    monkeypatch.setitem(sys.modules, "tensorrt", types.SimpleNamespace(__version__="10.3.0"))
+    monkeypatch.setattr(cuda_api, "probe_device", lambda: (True, "Fake GPU sm_87"))
+
+    def no_nvrtc():
+        raise RuntimeError("Failed to dlopen libnvrtc.so.12")
+
+    monkeypatch.setattr(nvrtc_compile, "nvrtc_version", no_nvrtc)
+    assert engine_source.gpu_status() == (
+        False,
+        "NVRTC (the CUDA runtime compiler) is unavailable: Failed to dlopen libnvrtc.so.12",
+    )

@@ -57,3 +57,16 @@ def test_real_gpu_run(tmp_path):
     status = _script().main(["--quick", "--seconds", "0.2", "--out", str(tmp_path)])
     data = _results(tmp_path)
     assert status == 0, [s for s in data["steps"] if not s["ok"]]
+
+
+def test_preprocess_benchmark_dry_run(capsys):
+    import sys
+
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    try:
+        import preprocess_gpu
+    finally:
+        sys.path.remove(os.path.join(ROOT, "benchmarks"))
+    assert preprocess_gpu.main(["--cpu-dry-run", "--sizes", "64x48", "--batch", "2", "--seconds", "0"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].split()[:2] == ["frame", "interp"] and [line.split()[1] for line in lines[1:]] == ["area", "linear"]

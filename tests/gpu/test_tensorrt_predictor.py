@@ -187,3 +187,16 @@ def test_close_frees_everything(make_predictor):
     predictor.close()
     assert device.live_allocations() == 0
     predictor.close()  # idempotent
+
+
+def test_engine_seam_infer_and_warmup(make_predictor):
+    predictor, trt, device = make_predictor("8.5.2.2", EngineSpec(seg=(3, 8, 8)), task="segmentation")
+    batch = np.random.default_rng(3).standard_normal((3, 3, 32, 32)).astype(np.float32)
+    outputs = predictor.engine.infer(batch)
+    expected = reference_outputs(batch, (3, 8, 8))
+    assert sorted(outputs) == ["score", "seg"]
+    assert np.allclose(outputs["score"], expected["score"]) and np.allclose(outputs["seg"], expected["seg"])
+    before = len(_calls(trt, "execute_async_v2"))
+    predictor.warmup()
+    shapes = [c[3][0] for c in _calls(trt, "set_binding_shape")[-2:]]
+    assert len(_calls(trt, "execute_async_v2")) == before + 2 and shapes == [1, 4]

@@ -48,7 +48,32 @@ def load_bindings() -> Tuple[Any, Any]:
                 from cuda import nvrtc
         except ImportError as exc:
             raise MissingExtra("cuda-python", "gpu") from exc
+        _preload_wheel_nvrtc()
     return driver, nvrtc
+
+
+def _preload_wheel_nvrtc() -> None:
+    """Old cuda-python finds libnvrtc only on the loader path; load a pip `nvidia-cuda-nvrtc` copy first.
+
+    Once a library with that soname is loaded, the bindings' own dlopen("libnvrtc.so.N") finds it.
+    Nothing happens where no such wheel is installed (JetPack's CUDA is on the loader path anyway).
+    """
+    import ctypes
+    import glob
+    import importlib.util
+    import os
+
+    try:
+        spec = importlib.util.find_spec("nvidia.cuda_nvrtc")
+    except (ImportError, ValueError):
+        return
+    for folder in list(getattr(spec, "submodule_search_locations", None) or []):
+        for path in sorted(glob.glob(os.path.join(folder, "lib", "libnvrtc.so.*"))):
+            try:
+                ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+                return
+            except OSError:
+                continue
 
 
 def load_nvrtc() -> Any:

@@ -81,4 +81,12 @@ def gpu_status() -> Tuple[bool, str]:
     ok, device = probe_device()
     if not ok:
         return False, device
+    try:
+        from edge_runtime.runtime.gpu.nvrtc_compile import nvrtc_version
+
+        nvrtc_version()
+    except Exception as exc:  # the kernels are compiled at run time: no NVRTC, no CUDA preprocessing
+        return False, "NVRTC (the CUDA runtime compiler) is unavailable: %s" % (
+            str(exc).splitlines() or [type(exc).__name__]
+        )[0]
     return True, "TensorRT %s, %s" % (getattr(tensorrt, "__version__", "?"), device)
