@@ -53,8 +53,11 @@ def measure(
     spec: Any,
     seconds: float,
     mapped: Optional[Sequence[Tuple[int, int]]] = None,
+    hosts: Optional[Sequence[int]] = None,
 ) -> Dict[str, Optional[float]]:
-    """Frames/s for the CPU path, device-resident frames and (given (address, pitch) each) mapped frames."""
+    """Frames/s: the CPU path; the kernel on device-resident frames; on `mapped` frames ((device address,
+    pitch) of registered host memory, read by the kernel); and DMA of the registered `hosts` addresses to
+    device memory followed by the kernel (the predictor's transfer on discrete GPUs)."""
     from edge_runtime.runtime.gpu.preprocess_cuda import CudaPreprocessor
 
     height, width = frames[0].shape[:2]
@@ -78,12 +81,25 @@ def measure(
         result["gpu_resident_frames_per_s"] = rate(lambda: run(resident), len(frames), seconds)
         if mapped:
             result["gpu_mapped_frames_per_s"] = rate(lambda: run(mapped), len(mapped), seconds)
+        if hosts:
+            staging = [device.alloc(frames[0].nbytes) for _ in hosts]
+            try:
+
+                def dma_then_run() -> None:
+                    for target, host in zip(staging, hosts):
+                        device.htod_address(target, host, frames[0].nbytes, stream)
+                    run([(target, 3 * width) for target in staging])
+
+                result["gpu_dma_frames_per_s"] = rate(dma_then_run, len(hosts), seconds)
+            finally:
+                for target in staging:
+                    device.free(target)
     finally:
         device.free(out)
         device.free(src)
         pre.close()
     cpu = result["cpu_frames_per_s"]
-    for key in ("gpu_resident_frames_per_s", "gpu_mapped_frames_per_s"):
+    for key in ("gpu_resident_frames_per_s", "gpu_mapped_frames_per_s", "gpu_dma_frames_per_s"):
         value = result.get(key)
         if cpu and value:
             result[key.replace("_frames_per_s", "_speedup")] = value / cpu

@@ -49,10 +49,12 @@ def make_predictor(tmp_path) -> Callable[..., Tuple[TensorRTPredictor, Any, Emul
         spec: InputSpec = None,
         max_batch: int = 8,
         plan: bytes = b"plan",
+        integrated: bool = False,
+        transfer: str = "auto",
     ) -> Tuple[TensorRTPredictor, Any, EmulatedDevice]:
         spec = spec or InputSpec(32, 32)
         engine = engine or EngineSpec(spec.height, spec.width, seg=(3, 8, 8) if task == "segmentation" else None)
-        device = EmulatedDevice()
+        device = EmulatedDevice(integrated=integrated)
         trt = make_fake_tensorrt(version, engine, device)
         path = os.path.join(str(tmp_path), "engine-%d.plan" % len(made))
         with open(path, "wb") as fh:
@@ -64,6 +66,7 @@ def make_predictor(tmp_path) -> Callable[..., Tuple[TensorRTPredictor, Any, Emul
             device=device,
             trt=trt,
             compiler=stub_compiler,
+            transfer=transfer,
         )
         predictor.load()
         made.append(predictor)

@@ -34,7 +34,7 @@ def test_cpu_dry_run_exercises_every_step(tmp_path):
     assert names[0].startswith("NVRTC compile") and data["environment"]["dry_run"] is True
     assert sum(n.startswith("preprocess ") for n in names) == 4
     assert sum(n.startswith("segmentation") for n in names) == 2
-    zero = [s for s in data["steps"] if s["name"].startswith("predictor path")][0]
+    zero = [s for s in data["steps"] if s["name"].startswith("predictor path (dma)")][0]
     assert zero["shm_copies_per_frame"] == [0, 0, 0, 0] and zero["inline_copies_per_frame"] == [1, 1, 1, 1]
     throughput = [s for s in data["steps"] if s["name"].startswith("throughput")]
     assert len(throughput) == 2 and all(s["gpu_mapped_frames_per_s"] > 0 for s in throughput)

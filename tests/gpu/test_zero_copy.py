@@ -37,14 +37,21 @@ def _resize_sources(device):
     return [device.region_kind(op[3]["src"]) for op in device.ops if op[0] == "launch" and op[2].startswith("resize")]
 
 
-def test_shared_memory_frame_is_read_in_place(make_predictor, segment):
-    predictor, trt, device = make_predictor("10.3.0")
+@pytest.mark.parametrize("integrated", [True, False], ids=["jetson-mapped", "discrete-dma"])
+def test_shared_memory_frame_makes_no_host_copy(make_predictor, segment, integrated):
+    """Jetson: the kernel reads the registered segment itself; discrete GPU: one DMA from it, no host copy."""
+    predictor, trt, device = make_predictor("10.3.0", integrated=integrated)
+    assert predictor.transfer == ("mapped" if integrated else "dma")
     frame_data = random_frame(np.random.default_rng(7), 640, 480)
     segment.write(4096, frame_data)
     frame = segment.array(4096, (480, 640, 3))
     preds = predictor.predict([frame])
     assert predictor.copy_counter.last_batch == [0]
-    assert _resize_sources(device) == ["registered"]
+    dma = [op for op in device.ops if op[0] == "htod_dma"]
+    if integrated:
+        assert _resize_sources(device) == ["registered"] and not dma
+    else:
+        assert _resize_sources(device) == ["device"] and [op[3] for op in dma] == [frame_data.nbytes]
     seen = trt.engines[0].seen_inputs[-1]
     assert float(np.abs(seen - preprocess_batch([frame_data], InputSpec(32, 32))).max()) <= 1e-3
     inline = predictor.predict([frame_data.copy()])
@@ -143,3 +150,37 @@ def test_frames_not_in_shared_memory_are_not_registered():
     registry = SharedMemoryRegistry(EmulatedDevice())
     assert registry.locate(np.zeros((4, 4, 3), np.uint8)) is None
     assert registry.registered() == 0
+
+
+def test_two_models_share_one_registration_per_gpu(tmp_path, segment):
+    """CUDA refuses to register a range twice: predictors on one GPU share the registry."""
+    from edge_runtime.runtime.gpu.engine_source import EngineSource
+    from edge_runtime.runtime.gpu.tensorrt_predictor import TensorRTPredictor
+
+    from .conftest import manifest_for, stub_compiler
+    from .fake_tensorrt import EngineSpec, make_fake_tensorrt
+
+    device = EmulatedDevice()
+    plan = tmp_path / "e.plan"
+    plan.write_bytes(b"plan")
+    predictors = []
+    for _ in range(2):
+        trt = make_fake_tensorrt("10.3.0", EngineSpec(), device)
+        predictor = TensorRTPredictor(
+            manifest_for("classification", InputSpec(32, 32)),
+            EngineSource(engine_path=str(plan)),
+            device=device,
+            trt=trt,
+            compiler=stub_compiler,
+        )
+        predictor.load()
+        predictors.append(predictor)
+    frame = segment.array(0, (32, 32, 3))
+    for predictor in predictors:
+        predictor.predict([frame])
+        assert predictor.copy_counter.last_batch == [0]
+    assert [op[0] for op in device.ops if op[0] in ("register", "unregister")] == ["register"]
+    predictors[0].close()
+    assert len(device.registered_addresses()) == 1  # still in use by the second model
+    predictors[1].close()
+    assert device.registered_addresses() == []

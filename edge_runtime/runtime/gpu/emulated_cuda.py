@@ -142,6 +142,18 @@ class EmulatedDevice:
         self.view(dst, src.nbytes)[:] = np.ascontiguousarray(src).reshape(-1).view(np.uint8)
         self.ops.append(("htod", stream.id, int(dst), src.nbytes))
 
+    def htod_address(self, dst: int, address: int, nbytes: int, stream: Any) -> None:
+        if not any(
+            r.kind != "device" and r.host_address <= address and address + nbytes <= r.host_address + r.array.nbytes
+            for r in self._regions.values()
+        ):
+            raise CudaError(
+                "cuMemcpyHtoDAsync", "emulated: not page-locked", "0x%x is not pinned or registered" % address
+            )
+        source = np.ctypeslib.as_array((ctypes.c_ubyte * int(nbytes)).from_address(int(address)))
+        self.view(dst, nbytes)[:] = source
+        self.ops.append(("htod_dma", stream.id, int(dst), int(nbytes)))
+
     def dtoh(self, dst: np.ndarray, src: int, stream: Any) -> None:
         dst.reshape(-1).view(np.uint8)[:] = self.view(src, dst.nbytes)
         self.ops.append(("dtoh", stream.id, int(src), dst.nbytes))

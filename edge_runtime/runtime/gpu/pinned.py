@@ -116,6 +116,37 @@ class SharedMemoryRegistry:
             self._release(entry)
 
 
+_SHARED: Dict[Any, Tuple[SharedMemoryRegistry, int]] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def acquire_registry(device: DeviceLayer) -> SharedMemoryRegistry:
+    """The process-wide registry of one GPU, shared by every predictor on it.
+
+    CUDA refuses to register a host range twice, and two models may well read the same client
+    segment, so registrations are per GPU, not per predictor (reference counted).
+    """
+    key = ("cuda", device.ordinal) if hasattr(device, "ordinal") else ("layer", id(device))
+    with _SHARED_LOCK:
+        registry, users = _SHARED.get(key, (None, 0))
+        if registry is None:
+            registry = SharedMemoryRegistry(device)
+        _SHARED[key] = (registry, users + 1)
+        return registry
+
+
+def release_registry(registry: SharedMemoryRegistry) -> None:
+    """Drop one user; the last one unregisters everything."""
+    with _SHARED_LOCK:
+        for key, (shared, users) in list(_SHARED.items()):
+            if shared is registry:
+                if users > 1:
+                    _SHARED[key] = (shared, users - 1)
+                    return
+                del _SHARED[key]
+    registry.close()
+
+
 class PinnedStagingRing:
     """Pinned, device-mapped buffers for frames that do not arrive by shared memory."""
 
@@ -123,8 +154,8 @@ class PinnedStagingRing:
         self.device = device
         self._buffers: Dict[Tuple[int, int], HostBuffer] = {}
 
-    def stage(self, slot: int, index: int, frame: np.ndarray, copies: BatchCopies) -> Tuple[int, int]:
-        """Copy the frame into slot/index's buffer (one host copy, recorded); (device address, pitch)."""
+    def stage(self, slot: int, index: int, frame: np.ndarray, copies: BatchCopies) -> Tuple[int, int, int]:
+        """Copy the frame into slot/index's buffer (one host copy, recorded); (host, device address, pitch)."""
         nbytes = frame.shape[0] * frame.shape[1] * 3
         buffer = self._buffers.get((slot, index))
         if buffer is None or buffer.array.nbytes < nbytes:
@@ -134,7 +165,7 @@ class PinnedStagingRing:
             buffer = self._buffers[(slot, index)] = self.device.host_alloc_mapped(_round_up(nbytes))
         np.copyto(buffer.array[:nbytes].reshape(frame.shape), frame)
         copies.add(index, nbytes)
-        return buffer.device_ptr, 3 * frame.shape[1]
+        return buffer.host_ptr, buffer.device_ptr, 3 * frame.shape[1]
 
     def close(self) -> None:
         for buffer in self._buffers.values():

@@ -35,14 +35,27 @@ class PipelineSlot:
         }
         self.score_dtype = engine.tensors[SCORE_OUTPUT].dtype
         self.host_score = device.host_alloc_mapped(engine.buffer_bytes(SCORE_OUTPUT))
+        self._frames: Dict[int, Tuple[int, int]] = {}  # batch index -> (device frame buffer, capacity)
+
+    def frame_buffer(self, index: int, nbytes: int) -> int:
+        """Device memory for frame `index` (DMA transfer), grown on demand: the slot is idle while filled."""
+        ptr, capacity = self._frames.get(index, (0, 0))
+        if capacity < nbytes:
+            if ptr:
+                self.device.free(ptr)
+            capacity = ((nbytes + (1 << 20) - 1) >> 20) << 20
+            ptr = self.device.alloc(capacity)
+            self._frames[index] = (ptr, capacity)
+        return ptr
 
     def scores(self, frames: int) -> np.ndarray:
         """The first `frames` scores as float32 (one value per frame, checked at load), once `done` completed."""
         return self.host_score.array.view(self.score_dtype)[:frames].astype(np.float32)
 
     def free(self) -> None:
-        for ptr in self.buffers.values():
+        for ptr in list(self.buffers.values()) + [p for p, _ in self._frames.values()]:
             self.device.free(ptr)
+        self._frames = {}
         self.buffers = {}
         self.device.host_free(self.host_score)
 

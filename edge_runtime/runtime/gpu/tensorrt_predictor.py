@@ -26,7 +26,7 @@ from edge_runtime.runtime.gpu.cuda_device import DeviceLayer, open_device
 from edge_runtime.runtime.gpu.engine_source import EngineSource, gpu_status
 from edge_runtime.runtime.gpu.kernel_reference import check_frame
 from edge_runtime.runtime.gpu.nvrtc_compile import CompiledKernels, load_or_compile
-from edge_runtime.runtime.gpu.pinned import PinnedStagingRing, SharedMemoryRegistry
+from edge_runtime.runtime.gpu.pinned import PinnedStagingRing, SharedMemoryRegistry, acquire_registry, release_registry
 from edge_runtime.runtime.gpu.pipeline_slot import PendingBatch, PipelineSlot
 from edge_runtime.runtime.gpu.postprocess_cuda import CudaSegPostprocessor
 from edge_runtime.runtime.gpu.preprocess_cuda import CudaPreprocessor, KernelSet
@@ -34,6 +34,7 @@ from edge_runtime.runtime.gpu.tensorrt_engine import TensorRTEngine
 from edge_runtime.runtime.types import Prediction
 
 SLOTS = 2
+TRANSFERS = ("auto", "mapped", "dma")  # auto: mapped on integrated GPUs (Jetson), dma on discrete ones
 Compiler = Callable[[int, int], CompiledKernels]
 
 
@@ -49,7 +50,11 @@ class TensorRTPredictor:
         trt: Optional[Any] = None,
         compiler: Optional[Compiler] = None,
         slots: int = SLOTS,
+        transfer: str = "auto",
     ) -> None:
+        if transfer not in TRANSFERS:
+            raise ValueError("transfer must be one of %s, got %r" % (", ".join(TRANSFERS), transfer))
+        self.transfer = transfer
         self.manifest = manifest
         self.source = source
         self.max_batch_size = max_batch_size
@@ -74,6 +79,8 @@ class TensorRTPredictor:
 
     def load(self) -> None:
         self.device = open_device(layer=self._layer)
+        if self.transfer == "auto":
+            self.transfer = "mapped" if getattr(self.device, "integrated", False) else "dma"
         compiled = self._compiler(*self.device.arch)
         kernels = KernelSet(self.device, compiled.image, compiled.kind)
         engine = TensorRTEngine(
@@ -89,7 +96,7 @@ class TensorRTPredictor:
                     "engine seg output has %d classes, manifest %d" % (classes, len(self.manifest.classes))
                 )
             self._seg = CudaSegPostprocessor(kernels, classes, (low_h, low_w), engine.dtype_name(SEG_OUTPUT))
-        self._registry = SharedMemoryRegistry(self.device)
+        self._registry = acquire_registry(self.device)
         self._staging = PinnedStagingRing(self.device)
         self._slots = [PipelineSlot(k, self.device, engine) for k in range(self._slot_count)]
         for slot in self._slots:
@@ -140,14 +147,9 @@ class TensorRTPredictor:
     def _enqueue(self, slot: PipelineSlot, frames: Sequence[np.ndarray]) -> PendingBatch:
         copies = self.copy_counter.begin(len(frames))
         sizes = [(int(f.shape[1]), int(f.shape[0])) for f in frames]
-        assert self._registry is not None and self._staging is not None
         for i, frame in enumerate(frames):
-            located = self._registry.locate(frame)
-            if located is None:
-                located = self._staging.stage(slot.index, i, frame, copies)
-            self._pre.enqueue(
-                located[0], located[1], sizes[i][0], sizes[i][1], slot.buffers[INPUT_NAME], i, slot.stream
-            )
+            address, pitch = self._frame_source(slot, i, frame, copies)
+            self._pre.enqueue(address, pitch, sizes[i][0], sizes[i][1], slot.buffers[INPUT_NAME], i, slot.stream)
         self._infer(slot, self.engine.run_batch(len(frames)))
         self.device.dtoh(
             slot.host_score.array[: len(frames) * slot.score_dtype.itemsize], slot.buffers[SCORE_OUTPUT], slot.stream
@@ -159,6 +161,26 @@ class TensorRTPredictor:
         self.device.event_record(slot.done, slot.stream)
         self._sequence += 1
         return PendingBatch(slot, sizes, copies, self._sequence)
+
+    def _frame_source(self, slot: PipelineSlot, index: int, frame: np.ndarray, copies: Any) -> Tuple[int, int]:
+        """(device address, row pitch) the kernel reads the frame from; host copies are recorded in `copies`.
+
+        Shared memory is read where it lies, anything else is staged once into pinned memory. With
+        transfer "dma" (discrete GPUs) the page-locked bytes are then DMA'd to device memory on the
+        slot's stream, which reads the bus once at full speed instead of a kernel reading through it.
+        """
+        assert self._registry is not None and self._staging is not None
+        located = self._registry.locate(frame)
+        if located is not None:
+            host, (address, pitch) = int(frame.ctypes.data), located
+        else:
+            host, address, pitch = self._staging.stage(slot.index, index, frame, copies)
+        if self.transfer != "dma":
+            return address, pitch
+        nbytes = (frame.shape[0] - 1) * pitch + 3 * frame.shape[1]
+        target = slot.frame_buffer(index, nbytes)
+        self.device.htod_address(target, host, nbytes, slot.stream)
+        return target, pitch
 
     def _infer(self, slot: PipelineSlot, batch: int) -> None:
         """Run the engine on the slot's stream, after any other slot's use of the same context."""
@@ -197,7 +219,10 @@ class TensorRTPredictor:
         if self.device is None:
             return
         self.device.synchronize()
-        for part in (self._registry, self._staging, self._pre, self._seg):
+        if self._registry is not None:
+            release_registry(self._registry)
+            self._registry = None
+        for part in (self._staging, self._pre, self._seg):
             if part is not None:
                 part.close()
         for slot in self._slots:
