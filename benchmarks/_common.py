@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -124,13 +125,23 @@ class AgentProcess:
         with open(self.log_path, "wb") as logf:
             self.process = subprocess.Popen([sys.executable, "-m", "edge_runtime", "agent", "--config",
                                              self.config_path], cwd=ROOT, stdout=logf, stderr=subprocess.STDOUT)
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def _wait_ready(self) -> None:
         from edge_runtime.client import EdgeAgentClient
 
+        assert self.process is not None
         with EdgeAgentClient(self.target) as client:
             end = time.monotonic() + 60
             while True:
                 if self.process.poll() is not None:
-                    raise RuntimeError("agent exited: %s" % open(self.log_path).read()[-2000:])
+                    with open(self.log_path, encoding="utf-8", errors="replace") as fh:
+                        raise RuntimeError("agent exited: %s" % fh.read()[-2000:])
                 try:
                     client.list_models()
                     break
@@ -138,7 +149,6 @@ class AgentProcess:
                     if time.monotonic() > end:
                         raise
                     time.sleep(0.2)
-        return self
 
     @property
     def pid(self) -> int:
@@ -162,6 +172,7 @@ class AgentProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def machine_note() -> Dict[str, Any]:

@@ -62,9 +62,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--max-batch-size", type=int, default=8)
     parser.add_argument("--batch-timeout", type=float, default=0.002)
+    parser.add_argument("--fast-queue", action="store_true", help="LitServe's ZeroMQ queues instead of multiprocessing")
     args = parser.parse_args()
     api = AnomalyAPI(args.package, args.max_batch_size, args.batch_timeout)
-    server = ls.LitServer(api, accelerator="cpu", devices=1, workers_per_device=1)
+    server = ls.LitServer(api, accelerator="cpu", devices=1, workers_per_device=1, fast_queue=args.fast_queue)
     server.run(host="127.0.0.1", port=args.port, generate_client_file=False, log_level="warning",
                num_api_servers=1)
 

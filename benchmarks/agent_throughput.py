@@ -66,12 +66,13 @@ def in_process_batches(predictor: Any, frame: np.ndarray, batch: int, duration: 
     """The ceiling: predict() on `batch` frames back to back, nothing else."""
     frames = [frame] * batch
     predictor.predict(frames)
-    calls, start = 0, time.perf_counter()
+    calls, start, cpu = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - start < duration:
         predictor.predict(frames)
         calls += 1
-    elapsed = time.perf_counter() - start
-    return {"batch": batch, "calls": calls, "throughput_fps": round(calls * batch / elapsed, 2)}
+    elapsed, cpu_s = time.perf_counter() - start, time.process_time() - cpu
+    return {"batch": batch, "calls": calls, "throughput_fps": round(calls * batch / elapsed, 2),
+            "cpu_percent": round(100 * cpu_s / elapsed, 1), "frames_per_cpu_s": round(calls * batch / cpu_s, 2)}
 
 
 def in_process_latency(predictor: Any, frame: np.ndarray, duration: float) -> Dict[str, float]:
@@ -92,21 +93,30 @@ def throughput_ratio(demo: str, duration: float, rounds: int) -> Dict[str, Any]:
     out: Dict[str, Any] = {"rounds": []}
     with AgentProcess({"demo": demo}) as agent:
         agent.start_models("demo")
+        batch = 0
         for i in range(rounds):
-            level = agent_level(agent, "demo", frame, 8, duration)
-            batch = max(1, int(round(level["server"]["mean_batch_size"] or 1)))
-            ceiling = in_process_batches(predictor, frame, batch, duration)
+            if i % 2 and batch:  # odd rounds measure in-process first, so a trend in the load cancels
+                ceiling = in_process_batches(predictor, frame, batch, duration)
+                level = agent_level(agent, "demo", frame, 8, duration)
+            else:
+                level = agent_level(agent, "demo", frame, 8, duration)
+                batch = max(1, int(round(level["server"]["mean_batch_size"] or 1)))
+                ceiling = in_process_batches(predictor, frame, batch, duration)
             ratio = level["throughput_rps"] / ceiling["throughput_fps"]
-            log("round %d: agent %.1f fps (mean batch %.2f) / in-process %.1f fps (batch %d) = %.3f"
+            brief = _brief(level)
+            cpu_ratio = brief["frames_per_cpu_s"] / ceiling["frames_per_cpu_s"]
+            log("round %d: agent %.1f fps (mean batch %.2f) / in-process %.1f fps (batch %d) = %.3f; per CPU-s %.3f"
                 % (i + 1, level["throughput_rps"], level["server"]["mean_batch_size"] or 0,
-                   ceiling["throughput_fps"], batch, ratio))
-            out["rounds"].append({"agent": _brief(level), "in_process": ceiling, "ratio": round(ratio, 3)})
+                   ceiling["throughput_fps"], batch, ratio, cpu_ratio))
+            out["rounds"].append({"agent": brief, "in_process": ceiling, "ratio": round(ratio, 3),
+                                  "in_process_first": bool(i % 2), "ratio_per_cpu_second": round(cpu_ratio, 3)})
         with EdgeAgentClient(agent.target) as client:
             idle_rss = client.metrics()["resident_memory_bytes"] / 1e6
     out["in_process_batch_8"] = in_process_batches(predictor, frame, 8, duration)
     predictor.close()
     ratios = [r["ratio"] for r in out["rounds"]]
-    out["ratio"] = round(float(np.mean(ratios)), 3)
+    out["ratio"] = round(float(np.median(ratios)), 3)
+    out["ratio_per_cpu_second"] = round(float(np.median([r["ratio_per_cpu_second"] for r in out["rounds"]])), 3)
     agent_fps = float(np.mean([r["agent"]["throughput_fps"] for r in out["rounds"]]))
     out["ratio_vs_batch_8"] = round(agent_fps / out["in_process_batch_8"]["throughput_fps"], 3)
     out["agent_rss_mb_peak"] = max(r["agent"]["rss_mb_max"] or 0 for r in out["rounds"])
@@ -156,10 +166,14 @@ def _mean_delta(before: Dict[str, Any], after: Dict[str, Any], key: str) -> floa
 
 
 def _brief(level: Dict[str, Any]) -> Dict[str, Any]:
+    """The agent's numbers; its CPU counts the agent process plus the clients' process (their gRPC work)."""
+    proc = level["process"]
+    cpu = (proc["cpu_percent"] or 0.0) + (proc["client_cpu_percent"] or 0.0)
     return {"throughput_fps": level["throughput_rps"], "p99_ms": level["latency_ms"]["p99"],
             "mean_batch_size": level["server"]["mean_batch_size"], "requests": level["requests"],
-            "errors": level["errors"], "cpu_percent": level["process"]["cpu_percent"],
-            "rss_mb_max": level["process"]["rss_mb_max"]}
+            "errors": level["errors"], "cpu_percent": proc["cpu_percent"],
+            "client_cpu_percent": proc["client_cpu_percent"], "rss_mb_max": proc["rss_mb_max"],
+            "frames_per_cpu_s": round(100.0 * level["throughput_rps"] / cpu, 2) if cpu else 0.0}
 
 
 def summary_rows(data: Dict[str, Any]) -> List[List[str]]:
@@ -167,6 +181,8 @@ def summary_rows(data: Dict[str, Any]) -> List[List[str]]:
     return [
         ["throughput, 8 clients: agent / in-process (same batches)", "%.3f" % t["ratio"], ">= 0.85",
          _ok(t["ratio"] >= 0.85)],
+        ["  same, per CPU-second used (agent + clients vs in-process)", "%.3f" % t["ratio_per_cpu_second"],
+         "-", "-"],
         ["  same, against in-process at full batches of 8", "%.3f" % t["ratio_vs_batch_8"], "-", "-"],
         ["per-call overhead, tiny model, batch 1 (p50, max_wait 0 ms)",
          "%.2f ms" % o["agent_max_wait_0ms"]["overhead_p50_ms"], "-", "-"],
@@ -189,10 +205,15 @@ def markdown(data: Dict[str, Any]) -> str:
     rows = summary_rows(data)
     lines = ["# Agent throughput, overhead, shared memory, memory (issue 3)", "",
              "Measured %s on %d CPUs (%s, ONNX Runtime %s). The CPU is shared with other jobs: load average "
-             "%s at the start, %s at the end, so absolute numbers are noisy; ratios come from alternating "
-             "rounds." % (data["created"], m["cpu_count"], m["platform"], m["onnxruntime"],
-                          m["loadavg_1_5_15"], data["loadavg_end"]), "",
-             "| measure | value | goal | met |", "|---|---|---|---|"]
+             "%s at the start, %s at the end, so absolute numbers are noisy (the same in-process loop varied "
+             "between 24 and 65 frames/s within minutes while preparing this); ratios come from alternating "
+             "rounds." % (data["created"], m["cpu_count"], m["platform"], m["onnxruntime"], m["loadavg_1_5_15"],
+                          data["loadavg_end"]), ""]
+    if t["ratio"] > 1.0:
+        lines += ["A ratio above 1 does not mean the agent beats its own predictor: it is that noise, and likely "
+                  "the scheduler too (the agent setup runs more threads, in two processes, and so gets a larger "
+                  "share of a contended CPU than one in-process loop). Read it as: no measurable loss.", ""]
+    lines += ["| measure | value | goal | met |", "|---|---|---|---|"]
     lines += ["| %s |" % " | ".join(r) for r in rows]
     lines += ["", "## Method", "",
               "- Demo model: %s (EfficientNet-Lite0 ImageNet backbone + pooled linear head, ONNX 224x224; no "
@@ -200,21 +221,33 @@ def markdown(data: Dict[str, Any]) -> str:
               "- Throughput: the agent runs as its own process (`python -m edge_runtime agent`, default batching: "
               "max batch 8, max wait 2 ms); 8 client threads, each its own `EdgeAgentClient`, closed loop. "
               "In-process: the same package loaded with `load_package` + `create_predictor`, `predict()` on the "
-              "batch size the agent formed (its mean, rounded), back to back. Rounds alternate.",
+              "batch size the agent formed (its mean, rounded), back to back. Rounds alternate which goes first; "
+              "the ratio is the median over rounds.",
               "- Overhead: tiny model (sigmoid of the image mean, 64x64), one client, p50 latency minus the p50 "
               "of `predict([frame])` in-process.",
               "- Transfer: tiny model, 2592x1944 frame, one client, agent with max wait 0. Transfer part = mean "
               "client latency minus the agent's mean predictor time for those requests (its metrics), i.e. the "
               "client's copy into shared memory or protobuf serialisation, the socket, parsing and frame access.",
+              "- With 8 closed-loop clients the agent's batcher settles into two alternating batches of about 4: "
+              "a batch takes what is queued when the previous one finishes, and the other half of the clients "
+              "are still waiting for their answers then. The in-process ceiling at full batches of 8 is listed "
+              "for that reason.",
               "- Memory: peak RSS of the agent process (psutil, sampled every 0.5 s) while serving 8 clients.",
-              "", "## Rounds", "", "| round | agent fps | mean batch | agent p99 ms | in-process fps | ratio |",
-              "|---|---|---|---|---|---|"]
+              "- Per CPU-second: frames divided by the CPU time used (agent process + the clients' process for the "
+              "agent; the benchmark process for in-process), a ratio that a busy shared CPU disturbs less than "
+              "wall-clock throughput.",
+              "", "## Rounds", "",
+              "| round | agent fps | mean batch | agent p99 ms | agent + client CPU % | in-process fps | "
+              "in-process CPU % | ratio | per CPU-s |", "|---|---|---|---|---|---|---|---|---|"]
     for i, r in enumerate(t["rounds"], 1):
-        lines.append("| %d | %.1f | %s | %s | %.1f (batch %d) | %.3f |" % (
-            i, r["agent"]["throughput_fps"], r["agent"]["mean_batch_size"], r["agent"]["p99_ms"],
-            r["in_process"]["throughput_fps"], r["in_process"]["batch"], r["ratio"]))
-    lines.append("| in-process at batch 8 | | | | %.1f | %.3f |" % (t["in_process_batch_8"]["throughput_fps"],
-                                                                  t["ratio_vs_batch_8"]))
+        a = r["agent"]
+        lines.append("| %d | %.1f | %s | %s | %s + %s | %.1f (batch %d) | %s | %.3f | %.3f |" % (
+            i, a["throughput_fps"], a["mean_batch_size"], a["p99_ms"], a["cpu_percent"], a["client_cpu_percent"],
+            r["in_process"]["throughput_fps"], r["in_process"]["batch"], r["in_process"]["cpu_percent"],
+            r["ratio"], r["ratio_per_cpu_second"]))
+    b8 = t["in_process_batch_8"]
+    lines.append("| in-process at batch 8 | | | | | %.1f | %s | %.3f (mean agent fps / this) | |"
+                 % (b8["throughput_fps"], b8["cpu_percent"], t["ratio_vs_batch_8"]))
     lines += ["", "## Overhead and transfer", "",
               "| | p50 ms | mean ms |", "|---|---|---|",
               "| in-process predict, batch 1 | %s | %s |" % (o["in_process"]["p50_ms"], o["in_process"]["mean_ms"]),
@@ -230,8 +263,8 @@ def markdown(data: Dict[str, Any]) -> str:
 
 def main(argv: Any = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=float, default=12.0, help="seconds per measurement")
-    parser.add_argument("--rounds", type=int, default=2, help="alternating agent / in-process rounds")
+    parser.add_argument("--duration", type=float, default=8.0, help="seconds per measurement")
+    parser.add_argument("--rounds", type=int, default=4, help="alternating agent / in-process rounds (median)")
     parser.add_argument("--output", default=RESULTS)
     args = parser.parse_args(argv)
     from datetime import datetime, timezone

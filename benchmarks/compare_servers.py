@@ -6,6 +6,7 @@ ONNX Runtime session and pre/post-processing), at 1, 2, 4, 8 and 16 concurrent c
 Every series uses the same closed-loop runner as `edge-runtime bench` (one client object per thread,
 one request in flight per client), max batch 8 and a 2 ms batching wait everywhere. Prints ratios;
 writes benchmarks/results/compare_servers.{json,md} and compare_*.png. About 5 minutes by default.
+LitServe's `fast_queue=True` (ZeroMQ) was tried too and was not faster here, so its defaults are used.
 
 Run: python benchmarks/compare_servers.py [--duration 8] [--size 224x224] [--package DIR]
 """
@@ -13,142 +14,51 @@ Run: python benchmarks/compare_servers.py [--duration 8] [--size 224x224] [--pac
 from __future__ import annotations
 
 import argparse
-import base64
+import contextlib
 import json
 import os
-import socket
-import subprocess
 import sys
-import time
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import RESULTS, ROOT, AgentProcess, demo_package, log, machine_note  # noqa: E402
+from _common import RESULTS, AgentProcess, demo_package, machine_note  # noqa: E402
+from _interleaved import measure_interleaved  # noqa: E402
+from _litserve import LitServeProcess, LitServeTarget  # noqa: E402
 
 from edge_runtime.bench.config import ImageSpec, RunSettings, TargetSpec, parse_concurrency, parse_size  # noqa: E402
-from edge_runtime.bench.progress import Progress  # noqa: E402
 from edge_runtime.bench.report import (  # noqa: E402
     plot_latency_distribution,
     plot_throughput_latency,
     write_json,
     write_text,
 )
-from edge_runtime.bench.runner import run_benchmark  # noqa: E402
-from edge_runtime.bench.targets import AgentTarget, Counters, InProcessTarget, Worker, make_frame  # noqa: E402
+from edge_runtime.bench.targets import AgentTarget, InProcessTarget, make_frame  # noqa: E402
 
 SERIES = ("onnxruntime in-process", "agent inline", "agent shm", "litserve")
 
 
-class LitServeProcess:
-    """benchmarks/_litserve_app.py in its own process on a free loopback port."""
-
-    def __init__(self, package: str) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.package = package
-        self.process: Optional[subprocess.Popen] = None
-        self.url = "http://127.0.0.1:%d" % self.port
-
-    def __enter__(self) -> "LitServeProcess":
-        import requests
-
-        app = os.path.join(ROOT, "benchmarks", "_litserve_app.py")
-        self.process = subprocess.Popen([sys.executable, app, "--package", self.package, "--port", str(self.port)],
-                                        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        end = time.monotonic() + 120
-        while time.monotonic() < end:
-            if self.process.poll() is not None:
-                raise RuntimeError("LitServe exited: %s" % self.process.stderr.read().decode()[-2000:])
-            try:
-                if requests.get(self.url + "/health", timeout=1).text.strip() == "ok":
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.3)
-        raise RuntimeError("LitServe did not become healthy in 120 s")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-class LitServeTarget:
-    """The runner's target interface over LitServe's HTTP API (one keep-alive session per client)."""
-
-    process_tree = True  # LitServe forks an inference worker and API server processes
-
-    def __init__(self, server: LitServeProcess, model: str) -> None:
-        self.server = server
-        self.pid = server.process.pid if server.process else None
-        self.description = {"kind": "litserve", "location": server.url, "model": model, "transport": "http-json",
-                            "pid": self.pid}
-
-    def open(self) -> None:
-        pass
-
-    def worker(self) -> Worker:
-        import requests
-
-        session = requests.Session()
-        url = self.server.url + "/predict"
-
-        def call(frame: np.ndarray) -> Any:
-            body = {"image": base64.b64encode(frame.tobytes()).decode("ascii"),
-                    "width": int(frame.shape[1]), "height": int(frame.shape[0])}
-            reply = session.post(url, data=json.dumps(body), headers={"Content-Type": "application/json"}, timeout=60)
-            if reply.status_code != 200:
-                raise HttpError(reply.status_code, reply.text[:200])
-            return reply.json()
-
-        return Worker(call, session.close)
-
-    def counters(self) -> Counters:
-        return Counters()  # LitServe exposes no batch metrics
-
-    def close(self) -> None:
-        pass
-
-
-class HttpError(Exception):
-    def __init__(self, status: int, text: str) -> None:
-        super().__init__("HTTP %d: %s" % (status, text))
-        self.code = "HTTP_%d" % status
-
-
-def run_series(name: str, target: Any, frame: np.ndarray, info: Dict[str, Any],
-               settings: RunSettings) -> Tuple[Dict[str, Any], List[Any]]:
-    log("== %s" % name)
-    target.open()
-    try:
-        return run_benchmark(target, frame, info, settings, Progress(), label=name)
-    finally:
-        target.close()
-
-
-def measure(package: str, frame: np.ndarray, info: Dict[str, Any], settings: RunSettings) -> Dict[str, Any]:
-    results: Dict[str, Any] = {}
-    loads: Dict[str, Any] = {}
-    spec = TargetSpec(kind="in-process", location=package, model="demo")
-    results[SERIES[0]], loads[SERIES[0]] = run_series(SERIES[0], InProcessTarget(spec), frame, info, settings)
-    with AgentProcess({"demo": package}) as agent:
+def measure(package: str, frame: np.ndarray, concurrency: Tuple[int, ...], duration_s: float, warmup_s: float,
+            rounds: int) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """All four servers up at once, measured interleaved (see _interleaved.py)."""
+    with contextlib.ExitStack() as stack:
+        agent = stack.enter_context(AgentProcess({"demo": package}))
         agent.start_models("demo")
+        lit = stack.enter_context(LitServeProcess(package))
+        targets: Dict[str, Any] = {SERIES[0]: InProcessTarget(TargetSpec(kind="in-process", location=package,
+                                                                          model="demo"))}
         for name, transport in ((SERIES[1], "inline"), (SERIES[2], "shm")):
-            spec = TargetSpec(kind="socket", location=agent.target, model="demo", transport=transport,
-                              agent_pid=agent.pid)
-            results[name], loads[name] = run_series(name, AgentTarget(spec), frame, info, settings)
-    with LitServeProcess(package) as lit:
-        results[SERIES[3]], loads[SERIES[3]] = run_series(SERIES[3], LitServeTarget(lit, "demo"), frame, info,
-                                                          settings)
-    return {"results": results, "loads": loads}
+            targets[name] = AgentTarget(TargetSpec(kind="socket", location=agent.target, model="demo",
+                                                   transport=transport, agent_pid=agent.pid))
+        targets[SERIES[3]] = LitServeTarget(lit, "demo")
+        for target in targets.values():
+            target.open()
+            stack.callback(target.close)
+        levels, loads = measure_interleaved(targets, frame, concurrency, duration_s, warmup_s, rounds)
+        described = {name: t.description for name, t in targets.items()}
+    return {name: {"target": described[name], "levels": lv} for name, lv in levels.items()}, loads
 
 
 def ratios(results: Dict[str, Any]) -> Dict[str, Any]:
@@ -241,9 +151,12 @@ def markdown(data: Dict[str, Any]) -> str:
     lines += ["", "![throughput vs p99](compare_throughput_latency.png)", "",
               "![scaling](compare_scaling.png)", "", "![latency distribution](compare_latency_distribution.png)", "",
               "## Method", "",
-              "- Same package, same frame, same closed-loop runner (`edge_runtime.bench.runner`) for every series; "
-              "%.0f s per concurrency after a %.0f s warm-up at the highest one." % (
-                  data["settings"]["duration_s"], data["settings"]["warmup_s"]),
+              "- Same package, same frame, same closed-loop client loop (`edge_runtime.bench.runner.run_load`) "
+              "for every series. All four servers are up at once and measured interleaved: for each of %d "
+              "rounds and each concurrency, every series runs %.0f s, in an order rotated each time, so the "
+              "drifting background load of the shared CPU hits all of them alike; each cell pools its rounds "
+              "(%.0f s warm-up per series first)." % (data["settings"]["rounds"], data["settings"]["duration_s"],
+                                                      data["settings"]["warmup_s"]),
               "- In-process: `load_package` + `create_predictor` behind the agent's own `Batcher` (max batch 8, "
               "2 ms wait), client threads in the same process; no serialisation, no socket: the ceiling.",
               "- Agent: `python -m edge_runtime agent` as a separate process, default batching (max batch 8, "
@@ -262,29 +175,30 @@ def main(argv: Any = None) -> int:
     parser.add_argument("--package", default="", help="model package (default: the EfficientNet-Lite0 demo)")
     parser.add_argument("--size", default="224x224", help="frame WxH (default: %(default)s)")
     parser.add_argument("--concurrency", default="1,2,4,8,16")
-    parser.add_argument("--duration", type=float, default=8.0)
+    parser.add_argument("--duration", type=float, default=4.0, help="seconds per cell and round")
     parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default: %(default)s)")
     parser.add_argument("--output", default=RESULTS)
     args = parser.parse_args(argv)
     import litserve
 
     package = args.package or demo_package()
     frame, info = make_frame(ImageSpec(size=parse_size(args.size)))
-    settings = RunSettings(parse_concurrency(args.concurrency), args.duration, args.warmup)
+    settings = RunSettings(parse_concurrency(args.concurrency), args.duration, args.warmup)  # validates
     data: Dict[str, Any] = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                             "machine": machine_note(), "litserve_version": litserve.__version__,
                             "package": os.path.basename(os.path.abspath(package)), "frame": args.size,
-                            "settings": {"duration_s": args.duration, "warmup_s": args.warmup,
-                                         "concurrency": list(settings.concurrency)}}
-    measured = measure(package, frame, info, settings)
-    data["results"] = measured["results"]
+                            "image": info, "settings": {"duration_s": args.duration, "warmup_s": args.warmup,
+                                                        "rounds": args.rounds,
+                                                        "concurrency": list(settings.concurrency)}}
+    data["results"], loads = measure(package, frame, settings.concurrency, args.duration, args.warmup, args.rounds)
     data["ratios"] = ratios(data["results"])
     data["loadavg_end"] = [round(v, 2) for v in os.getloadavg()]
     out = args.output
     os.makedirs(out, exist_ok=True)
     plot_throughput_latency({k: v["levels"] for k, v in data["results"].items()},
                             os.path.join(out, "compare_throughput_latency.png"), "throughput vs p99 latency")
-    plot_latency_distribution(measured["loads"], os.path.join(out, "compare_latency_distribution.png"),
+    plot_latency_distribution(loads, os.path.join(out, "compare_latency_distribution.png"),
                               "latency distribution")
     plot_scaling(data["results"], os.path.join(out, "compare_scaling.png"))
     write_json(os.path.join(out, "compare_servers.json"), data)

@@ -132,8 +132,11 @@ def run_benchmark(target: Any, frame: np.ndarray, image_info: Dict[str, Any], se
             before = _settled(target)
             sampler = ProcessSampler(target.pid, children=getattr(target, "process_tree", False))
             sampler.start()
+            own_cpu = time.process_time()
             load = run_load(workers, frame, concurrency, settings.duration_s, progress, label)
             process = sampler.stop()
+            # The load generator's own CPU (this process, all threads): on a shared box it competes too.
+            process["client_cpu_percent"] = round(100.0 * (time.process_time() - own_cpu) / load.elapsed_s, 1)
             record = level_record(load, before, _settled(target), process)
             levels.append(record)
             loads.append(load)

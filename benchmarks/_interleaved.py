@@ -1,0 +1,99 @@
+"""Interleaved measurement: every series at one concurrency, back to back, for several rounds.
+
+On a CPU shared with other jobs the background load drifts by the minute; measuring one server for
+all concurrencies and then the next would hand each server a different machine. Here all servers
+are up at once; for each round and concurrency the series run in a rotated order, and each
+(series, concurrency) cell merges its rounds: latencies pooled, requests and time summed.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Dict, List, Tuple
+
+import numpy as np
+from _common import log
+
+from edge_runtime.bench.procstats import ProcessSampler
+from edge_runtime.bench.progress import Progress
+from edge_runtime.bench.runner import Load, level_record, run_load
+from edge_runtime.bench.targets import Counters
+
+Cell = List[Tuple[Load, Counters, Counters, Dict[str, Any]]]
+
+
+def measure_interleaved(targets: Dict[str, Any], frame: np.ndarray, concurrency: Tuple[int, ...],
+                        duration_s: float, warmup_s: float, rounds: int) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """(levels per series, merged Loads per series for the plots)."""
+    progress = Progress()
+    names = list(targets)
+    workers = {name: [t.worker() for _ in range(max(concurrency))] for name, t in targets.items()}
+    cells: Dict[str, Dict[int, Cell]] = {name: {c: [] for c in concurrency} for name in names}
+    try:
+        for name in names:
+            load = run_load(workers[name], frame, max(concurrency), warmup_s, progress, name + " warm-up")
+            progress.done("%s warm-up: %d requests, %d errors" % (name, load.requests, sum(load.errors.values())))
+        for r in range(rounds):
+            log("== round %d of %d" % (r + 1, rounds))
+            for i, c in enumerate(concurrency):
+                shift = (r + i) % len(names)
+                for name in names[shift:] + names[:shift]:
+                    cells[name][c].append(_one(targets[name], workers[name], frame, c, duration_s, progress, name))
+    finally:
+        for group in workers.values():
+            for worker in group:
+                worker.close()
+    levels = {name: [_merge(cells[name][c]) for c in concurrency] for name in names}
+    loads = {name: [_merged_load(cells[name][c]) for c in concurrency] for name in names}
+    return levels, loads
+
+
+def _one(target: Any, workers: List[Any], frame: np.ndarray, c: int, duration_s: float, progress: Progress,
+         name: str) -> Tuple[Load, Counters, Counters, Dict[str, Any]]:
+    before = target.counters()
+    sampler = ProcessSampler(target.pid, children=getattr(target, "process_tree", False))
+    sampler.start()
+    own_cpu = time.process_time()
+    load = run_load(workers, frame, c, duration_s, progress, name)
+    process = sampler.stop()
+    process["client_cpu_percent"] = round(100.0 * (time.process_time() - own_cpu) / max(load.elapsed_s, 1e-9), 1)
+    after = target.counters()
+    progress.done("%-24s c=%-3d %7.1f req/s" % (name, c, load.ok / load.elapsed_s if load.elapsed_s else 0.0))
+    return load, before, after, process
+
+
+def _merged_load(cell: Cell) -> Load:
+    merged = Load(cell[0][0].concurrency)
+    for load, _, _, _ in cell:
+        merged.latencies.extend(load.latencies)
+        merged.elapsed_s += load.elapsed_s
+        for code, n in load.errors.items():
+            merged.errors[code] = merged.errors.get(code, 0) + n
+        for code, text in load.first_error.items():
+            merged.first_error.setdefault(code, text)
+    return merged
+
+
+def _merge(cell: Cell) -> Dict[str, Any]:
+    buckets: Dict[str, int] = {}
+    for _, before, after, _ in cell:
+        for key, value in after.batch_buckets.items():
+            buckets[key] = buckets.get(key, 0) + value - before.batch_buckets.get(key, 0)
+    delta = Counters(requests=sum(a.requests - b.requests for _, b, a, _ in cell),
+                     batches=sum(a.batches - b.batches for _, b, a, _ in cell),
+                     frames=sum(a.frames - b.frames for _, b, a, _ in cell), batch_buckets=buckets,
+                     resident_memory_bytes=cell[-1][2].resident_memory_bytes)
+    process = _merge_process([p for _, _, _, p in cell])
+    record = level_record(_merged_load(cell), Counters(), delta, process)
+    record["rounds"] = len(cell)
+    return record
+
+
+def _merge_process(parts: List[Dict[str, Any]]) -> Dict[str, Any]:
+    def mean(key: str) -> Any:
+        values = [p[key] for p in parts if p.get(key) is not None]
+        return round(sum(values) / len(values), 1) if values else None
+
+    peaks = [p["rss_mb_max"] for p in parts if p.get("rss_mb_max") is not None]
+    return {"cpu_percent": mean("cpu_percent"), "client_cpu_percent": mean("client_cpu_percent"),
+            "rss_mb_max": max(peaks) if peaks else None, "rss_mb_mean": mean("rss_mb_mean"), "gpu": None}
