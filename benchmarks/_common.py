@@ -106,7 +106,7 @@ class AgentProcess:
     """`python -m edge_runtime agent` in its own process with a models root of symlinks; SIGTERM to stop."""
 
     def __init__(self, packages: Dict[str, str], batching: Optional[Dict[str, Any]] = None) -> None:
-        self.dir = tempfile.mkdtemp(prefix="ea-", dir="/tmp")  # short: Unix socket paths are limited
+        self.dir = tempfile.mkdtemp(prefix="bench-agent-", dir="/tmp")  # short: Unix socket paths are limited
         self.socket = os.path.join(self.dir, "agent.sock")
         self.target = "unix://" + self.socket
         root = os.path.join(self.dir, "models")
