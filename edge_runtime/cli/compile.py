@@ -12,7 +12,8 @@ from typing import Any
 
 OPTIONS_HELP = (
     "JSON object (3..1024 characters), Lookout's CompilerOptions. CPU: mcpu (default core-avx2 / generic), "
-    "mattr ['+f', '-f'], precision fp32|int8, graph-optimization basic|extended. NVIDIA (required: gpu-code, "
+    "mattr ['+f', '-f'], precision fp32|int8, graph-optimization basic|extended, calibration-method "
+    "minmax|percentile (int8). NVIDIA (required: gpu-code, "
     "trt-ver, cuda-ver): precision fp16|fp32|int8, workspace-mb. Both: max-batch-size, opt-batch-size."
 )
 

@@ -65,7 +65,8 @@ def build_cpu(
 ) -> CpuBuildResult:
     """Write the CPU artifact into `out_dir` and measure its change against the source model."""
     if options.precision == "int8":
-        return _build_int8(source_model, out_dir, manifest, cpu, images, progress)
+        return _build_int8(source_model, out_dir, manifest, cpu, images, options.calibration_method or "minmax",
+                           progress)
     name = "model.cpu-fp32.onnx"
     progress("optimising the graph offline (ONNX Runtime, %s level)" % options.graph_optimization)
     ort_info = optimize_offline(source_model, os.path.join(out_dir, name), options.graph_optimization)
@@ -75,14 +76,14 @@ def build_cpu(
 
 
 def _build_int8(source_model: str, out_dir: str, manifest: ModelManifest, cpu: CpuTarget,
-                images: Optional[np.ndarray], progress: Progress) -> CpuBuildResult:
+                images: Optional[np.ndarray], method: str, progress: Progress) -> CpuBuildResult:
     if images is None:
         raise CompileError("precision int8 needs calibration images, but the package has no calibration.npz "
                            "(training writes it); compile with precision fp32 or add the file")
-    choices = int8_choices(cpu)
+    choices = int8_choices(cpu, method)
     name = "model.cpu-int8.onnx"
-    progress("quantising to INT8 (%s, per_channel=%s, reduce_range=%s) on %d calibration images"
-             % (choices.quant_format, choices.per_channel, choices.reduce_range, len(images)))
+    progress("quantising to INT8 (%s, per_channel=%s, reduce_range=%s, %s ranges) on %d calibration images"
+             % (choices.quant_format, choices.per_channel, choices.reduce_range, method, len(images)))
     quant = quantize_int8(source_model, os.path.join(out_dir, name), images, manifest.input, choices)
     progress("measuring the INT8 accuracy change against the FP32 source model")
     accuracy = accuracy_change(source_model, os.path.join(out_dir, name), images, manifest)

@@ -10,6 +10,9 @@ This compiler adds a few of its own, named the same way:
     workspace-mb        NVIDIA: 16..65536 MiB (default 1024) of builder scratch memory.
     graph-optimization  CPU: basic | extended (default): ONNX Runtime's offline graph level; the
                         hardware-specific "all" level (NCHWc layouts) is left to load time.
+    calibration-method  CPU int8: minmax (default, fast) | percentile (99.999th percentile ranges:
+                        slower to build, clips activation outliers; better on swish networks such as
+                        the EfficientNet-Lite0 backbone, see benchmarks/results/compile_cpu.md).
 
 An option that does not apply to the target kind is refused, never silently ignored.
 Python 3.8 compatible: the Lookout API server and the device read these.
@@ -50,6 +53,7 @@ class OptionKey(str, Enum):
     OPT_BATCH_SIZE = "opt-batch-size"
     WORKSPACE_MB = "workspace-mb"
     GRAPH_OPTIMIZATION = "graph-optimization"
+    CALIBRATION_METHOD = "calibration-method"
 
 
 class OptionError(CompileError):
@@ -135,6 +139,13 @@ def _parse_precision(value: Any, ctx: OptionContext) -> str:
     return text
 
 
+def _parse_calibration_method(value: Any, ctx: OptionContext) -> str:
+    text = _text(value, "calibration-method").lower()
+    if text not in ("minmax", "percentile"):
+        raise CompileError("calibration-method must be minmax or percentile, got %r" % (value,))
+    return text
+
+
 def _parse_graph_optimization(value: Any, ctx: OptionContext) -> str:
     text = _text(value, "graph-optimization").lower()
     if text not in ("basic", "extended"):
@@ -157,6 +168,7 @@ OPTIONS: Dict[OptionKey, OptionSpec] = {
     OptionKey.OPT_BATCH_SIZE: OptionSpec(_BOTH, "opt_batch_size", _integer(1, 64)),
     OptionKey.WORKSPACE_MB: OptionSpec(_GPU, "workspace_mb", _integer(16, 65536)),
     OptionKey.GRAPH_OPTIMIZATION: OptionSpec(_CPU, "graph_optimization", _parse_graph_optimization),
+    OptionKey.CALIBRATION_METHOD: OptionSpec(_CPU, "calibration_method", _parse_calibration_method),
 }
 
 KNOWN_KEYS = tuple(sorted(k.value for k in OptionKey))
@@ -177,6 +189,7 @@ class CompilerOptions:
     cuda_ver: Optional[str] = None
     workspace_mb: Optional[int] = None
     graph_optimization: Optional[str] = None
+    calibration_method: Optional[str] = None  # CPU int8 only
 
     def __post_init__(self) -> None:
         if self.opt_batch_size is not None and self.opt_batch_size > self.max_batch_size:
@@ -227,6 +240,10 @@ def parse_options(data: Mapping[str, Any], kind: TargetKind, arch: str) -> Compi
     if kind == TargetKind.CPU:
         fields.setdefault("mcpu", canonical_mcpu(arch, None))
         fields.setdefault("graph_optimization", "extended")
+        if fields["precision"] == "int8":
+            fields.setdefault("calibration_method", "minmax")
+        elif "calibration_method" in fields:
+            raise OptionError(OptionKey.CALIBRATION_METHOD.value, "calibration-method applies to precision int8 only")
     else:
         fields.setdefault("workspace_mb", 1024)
     return CompilerOptions(**fields)

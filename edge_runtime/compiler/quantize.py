@@ -47,17 +47,22 @@ class Int8Choices:
         return asdict(self)
 
 
-def int8_choices(cpu: CpuTarget) -> Int8Choices:
+_METHODS = {"minmax": "MinMax", "percentile": "Percentile"}
+
+
+def int8_choices(cpu: CpuTarget, calibration_method: str = "minmax") -> Int8Choices:
     """Quantisation settings for the target CPU's INT8 kernels."""
+    method = _METHODS[calibration_method]
     if cpu.arch == X86_64:
         vnni = sorted(cpu.features & _VNNI)
         if vnni:
-            return Int8Choices(reason="target has %s: 8-bit weights, no saturation" % ", ".join(vnni))
-        return Int8Choices(reduce_range=True,
+            return Int8Choices(calibrate_method=method,
+                               reason="target has %s: 8-bit weights, no saturation" % ", ".join(vnni))
+        return Int8Choices(reduce_range=True, calibrate_method=method,
                            reason="target has no VNNI: 7-bit weights (reduce_range) avoid u8s8 saturation")
     if "asimddp" in cpu.features:
-        return Int8Choices(reason="target has asimddp (SDOT/UDOT): 8-bit weights")
-    return Int8Choices(reason="target has no asimddp: widening NEON kernels, 8-bit weights")
+        return Int8Choices(calibrate_method=method, reason="target has asimddp (SDOT/UDOT): 8-bit weights")
+    return Int8Choices(calibrate_method=method, reason="target has no asimddp: widening NEON kernels, 8-bit weights")
 
 
 def head_nodes(model: Any) -> List[str]:

@@ -85,13 +85,15 @@ def test_build_record_lists_artifacts_with_checksums(tiny_package, tmp_path):
 
 
 @x86_only
-@pytest.mark.parametrize("mcpu,reduce_range", [("core-avx2", True), ("cascadelake", False)])
-def test_int8_builds_report_their_accuracy_change(tiny_package, tmp_path, mcpu, reduce_range):
-    options = '{"mcpu": "%s", "precision": "int8"}' % mcpu
+@pytest.mark.parametrize("mcpu,reduce_range,method", [("core-avx2", True, "minmax"), ("cascadelake", False, "minmax"),
+                                                      ("cascadelake", False, "percentile")])
+def test_int8_builds_report_their_accuracy_change(tiny_package, tmp_path, mcpu, reduce_range, method):
+    options = '{"mcpu": "%s", "precision": "int8", "calibration-method": "%s"}' % (mcpu, method)
     result = compile_x86(tiny_package, str(tmp_path / "out"), options)
     build = result.build
     quant = build["onnxruntime"]["quantization"]
     assert (quant["quant_format"], quant["per_channel"], quant["reduce_range"]) == ("QDQ", True, reduce_range)
+    assert quant["calibrate_method"] == {"minmax": "MinMax", "percentile": "Percentile"}[method]
     accuracy = build["accuracy"]
     assert accuracy["measured"] and accuracy["images"] == 24
     for key in ("score_mae", "score_max_abs_diff", "label_agreement", "labels_changed"):

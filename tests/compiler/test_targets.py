@@ -191,3 +191,13 @@ def test_cli_shorthand_for_target_platform():
     with pytest.raises(TargetValidationError) as info:
         parse_target_platform("LINUX/ARM64")
     assert info.value.field == FIELD_PLATFORM
+
+
+def test_calibration_method_is_for_cpu_int8_only():
+    target = validate_target(None, X86, '{"precision": "int8", "calibration-method": "percentile"}')
+    assert target.options.calibration_method == "percentile"
+    assert validate_target(None, X86, '{"precision": "int8"}').options.calibration_method == "minmax"
+    assert "calibration-method applies to precision int8 only" in str(
+        refused(None, X86, '{"calibration-method": "percentile"}'))
+    assert "calibration-method must be minmax or percentile" in str(
+        refused(None, X86, '{"precision": "int8", "calibration-method": "entropy"}'))
