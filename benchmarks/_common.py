@@ -63,7 +63,8 @@ def demo_package(work: str = WORK) -> str:
             features = self.backbone.extract_features(image).mean(dim=(2, 3))
             return torch.sigmoid(self.head(features)).reshape(-1)
 
-    tmp = tempfile.mkdtemp(prefix=".demo-", dir=os.path.dirname(folder) if _mkdir(os.path.dirname(folder)) else work)
+    _mkdir(os.path.dirname(folder))
+    tmp = tempfile.mkdtemp(prefix=".demo-", dir=os.path.dirname(folder))
     torch.onnx.export(Demo().eval(), (torch.zeros(1, 3, 224, 224),), os.path.join(tmp, "model.onnx"),
                       input_names=["image"], output_names=["score"], opset_version=17,
                       dynamic_axes={"image": {0: "N"}, "score": {0: "N"}}, dynamo=False)
@@ -97,9 +98,8 @@ def tiny_package(work: str = WORK) -> str:
     return folder
 
 
-def _mkdir(path: str) -> bool:
+def _mkdir(path: str) -> None:
     os.makedirs(path, exist_ok=True)
-    return True
 
 
 class AgentProcess:
