@@ -33,16 +33,15 @@ def _iso(seconds: float) -> str:
     return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
 
 
-def predict_test_set(package_dir: str, lines: list[dict[str, Any]], labels: list[int | None],
-                     endpoint_url: str | None) -> list[Decision]:
-    """One decision per test line (references readable here: local paths or s3://)."""
+def predict_test_set(package_dir: str, lines: list[dict[str, Any]], labels: list[int | None]) -> list[Decision]:
+    """One decision per test line (references are staged local files)."""
     package = load_package(package_dir)
     predictor, _ = create_predictor(package, PredictorOptions(max_batch_size=1, prefer_gpu=False))
     predictor.load()
     try:
         decisions = []
         for line, label in zip(lines, labels):
-            prediction = predictor.predict([load_image(line["source-ref"], endpoint_url)])[0]
+            prediction = predictor.predict([load_image(line["source-ref"])])[0]
             anomalous, confidence = decide(prediction.score, package.manifest.threshold)
             decisions.append(Decision(label, anomalous, confidence))
         return decisions

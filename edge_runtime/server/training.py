@@ -25,10 +25,9 @@ class TrainingJob:
     project: str
     version: int
     task: str  # "classification" or "segmentation"
-    train_manifest: str  # local JSON Lines file; references are absolute paths or s3:// URIs
+    train_manifest: str  # local JSON Lines file; references are absolute local paths (S3 objects staged)
     test_manifest: str | None  # None: a single-dataset project, the trainer splits it
     package_dir: str
-    endpoint_url: str | None = None  # S3 endpoint for s3:// references
     epochs: int | None = None
     image_size: int | None = None
 
@@ -68,7 +67,7 @@ def train_with_library(job: TrainingJob) -> str:
         "manifest": job.train_manifest, "train_manifest": job.train_manifest,
         "test_manifest": job.test_manifest, "task": job.task, "output": job.package_dir,
         "output_dir": job.package_dir, "name": job.project, "version": job.version,
-        "endpoint_url": job.endpoint_url, "epochs": job.epochs, "image_size": job.image_size,
+        "epochs": job.epochs, "image_size": job.image_size,
     }
     accepted = inspect.signature(function).parameters
     kwargs = {k: v for k, v in offered.items() if k in accepted and v is not None}

@@ -96,14 +96,25 @@ def is_absolute_ref(ref: str) -> bool:
     return ref.startswith("s3://") or os.path.isabs(ref)
 
 
+def map_refs(line: dict[str, Any], convert: Callable[[str], str]) -> dict[str, Any]:
+    """A copy of a manifest line with its image and mask references converted."""
+    line = dict(line)
+    line["source-ref"] = convert(line["source-ref"])
+    mask_key = _mask_key(line)
+    if mask_key and isinstance(line[mask_key], str):
+        line[mask_key] = convert(line[mask_key])
+    return line
+
+
+def refs_of(line: dict[str, Any]) -> list[str]:
+    mask_key = _mask_key(line)
+    mask = line.get(mask_key) if mask_key else None
+    return [line["source-ref"]] + ([mask] if isinstance(mask, str) else [])
+
+
 def write_manifest(path: str, lines: list[str], localize: Callable[[str], str]) -> str:
     """A manifest file of stored entries with references a local reader can open; returns `path`."""
     with open(path, "w", encoding="utf-8") as handle:
         for text in lines:
-            line = json.loads(text)
-            line["source-ref"] = localize(line["source-ref"])
-            mask_key = _mask_key(line)
-            if mask_key and isinstance(line[mask_key], str):
-                line[mask_key] = localize(line[mask_key])
-            handle.write(json.dumps(line) + "\n")
+            handle.write(json.dumps(map_refs(json.loads(text), localize)) + "\n")
     return path

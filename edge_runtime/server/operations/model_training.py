@@ -1,9 +1,10 @@
 """CreateModel's background work: TRAINING -> TRAINED (with evaluation outputs) or TRAINING_FAILED.
 
-The dataset entries are snapshotted into manifests when CreateModel is called, so later dataset edits
-do not leak into a running job. A single-dataset project goes to the trainer as one manifest (it
-checks the single-dataset limits and splits as Lookout did); the server repeats that seeded split to
-know the test images it evaluates and lists in the EvaluationManifest.
+The dataset entries are snapshotted when CreateModel is called, so later dataset edits do not leak
+into a running job; the images are staged as local files before training. A single-dataset project
+goes to the trainer as one manifest (it checks the single-dataset limits and splits as Lookout did);
+the server repeats that seeded split to know the test images it evaluates and lists in the
+EvaluationManifest.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from edge_runtime.modelpkg.manifest import ModelManifest, read_manifest, write_m
 from edge_runtime.server import evaluation
 from edge_runtime.server.context import ServerContext
 from edge_runtime.server.operations.common import dumps
+from edge_runtime.server.operations.entries import map_refs, refs_of
 from edge_runtime.server.operations.entries import write_manifest as write_entries
+from edge_runtime.server.staging import Staging
 from edge_runtime.server.training import TrainingJob, load_trainer
 
 log = logging.getLogger(__name__)
@@ -45,15 +48,32 @@ def output_key(prefix: str | None, name: str) -> str:
 
 
 def start_training(ctx: ServerContext, project: str, version: int, train: list[str], test: list[str]) -> None:
-    """Write the snapshot, then train on a background thread (queued behind other training)."""
+    """Write the snapshot (entry lines as stored), then train on a background thread (queued)."""
     work = os.path.join(model_dir(ctx, project, version), "work")
     shutil.rmtree(model_dir(ctx, project, version), ignore_errors=True)
     os.makedirs(work)
-    write_entries(os.path.join(work, "train.manifest"), train, ctx.objects.localize)
-    if test:
-        write_entries(os.path.join(work, "test.manifest"), test, ctx.objects.localize)
+    for name, lines in (("train.jsonl", train), ("test.jsonl", test)):
+        if lines:
+            with open(os.path.join(work, name), "w", encoding="utf-8") as handle:
+                handle.writelines(line + "\n" for line in lines)
     ctx.background.spawn("train-%s-%d" % (project, version), lambda: run_training(ctx, project, version),
                          training=True)
+
+
+def _staging(ctx: ServerContext, work: str) -> Staging:
+    return Staging(ctx.objects, os.path.join(work, "objects"))
+
+
+def _stage(ctx: ServerContext, work: str) -> None:
+    """Snapshot lines -> manifests whose references are local files (S3 objects copied first)."""
+    staging = _staging(ctx, work)
+    for name in ("train", "test"):
+        source = os.path.join(work, name + ".jsonl")
+        if os.path.isfile(source):
+            with open(source, encoding="utf-8") as handle:
+                lines = [line for line in handle.read().splitlines() if line.strip()]
+            staging.prefetch(ref for line in lines for ref in refs_of(json.loads(line)))
+            write_entries(os.path.join(work, name + ".manifest"), lines, staging.localize)
 
 
 def _inputs(work: str) -> tuple[str, str | None, str]:
@@ -94,12 +114,14 @@ def _set(ctx: ServerContext, project: str, version: int, status: str, message: s
 def run_training(ctx: ServerContext, project: str, version: int) -> None:
     folder = model_dir(ctx, project, version)
     try:
+        _set(ctx, project, version, "TRAINING", "copying the dataset images for training")
+        _stage(ctx, os.path.join(folder, "work"))
         _set(ctx, project, version, "TRAINING", "training the model")
         train_path, test_path, task = _inputs(os.path.join(folder, "work"))
         config = ctx.config.training
         job = TrainingJob(project=project, version=version, task=task, train_manifest=train_path,
                           test_manifest=test_path, package_dir=package_dir(ctx, project, version),
-                          endpoint_url=ctx.objects.endpoint_url, epochs=config.epochs, image_size=config.image_size)
+                          epochs=config.epochs, image_size=config.image_size)
         package = load_trainer(config.trainer)(job)
         _finish(ctx, project, version, package, test_path)
     except EdgeRuntimeError as exc:
@@ -124,10 +146,12 @@ def _finish(ctx: ServerContext, project: str, version: int, package: str, test_p
     manifest = dataclasses.replace(read_manifest(target), name=project, version=version)
     write_manifest(target, manifest)
     arn = ctx.arns.model(project, version)
-    test_path, train_count = _test_set(os.path.join(model_dir(ctx, project, version), "work"), test_path, manifest)
+    work = os.path.join(model_dir(ctx, project, version), "work")
+    test_path, train_count = _test_set(work, test_path, manifest)
     test_lines = _lines(test_path)
     labels = [s.label for s in read_dataset(test_path).samples]
-    decisions = evaluation.predict_test_set(target, test_lines, labels, ctx.objects.endpoint_url)
+    decisions = evaluation.predict_test_set(target, test_lines, labels)
+    test_lines = [map_refs(line, _staging(ctx, work).publish) for line in test_lines]
     finished = time.time()
     row = ctx.store.query_one("SELECT output_config FROM lv_models WHERE project = ? AND version = ?",
                               (project, version))
