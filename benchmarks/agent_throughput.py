@@ -181,6 +181,8 @@ def summary_rows(data: Dict[str, Any]) -> List[List[str]]:
     return [
         ["throughput, 8 clients: agent / in-process (same batches)", "%.3f" % t["ratio"], ">= 0.85",
          _ok(t["ratio"] >= 0.85)],
+        ["  rounds ranged (median above)", "%.2f-%.2f" % (min(r["ratio"] for r in t["rounds"]),
+                                                        max(r["ratio"] for r in t["rounds"])), "-", "-"],
         ["  same, per CPU-second used (agent + clients vs in-process)", "%.3f" % t["ratio_per_cpu_second"],
          "-", "-"],
         ["  same, against in-process at full batches of 8", "%.3f" % t["ratio_vs_batch_8"], "-", "-"],

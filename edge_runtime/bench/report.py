@@ -98,6 +98,7 @@ def plot_throughput_latency(series: Dict[str, List[Dict[str, Any]]], path: str, 
             ax.annotate(str(c), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
     ax.set_xlabel("p99 latency (ms)")
     ax.set_ylabel("throughput (requests/s)")
+    log_scale_if_wide(ax, [lv["throughput_rps"] for levels in series.values() for lv in levels])
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
@@ -105,6 +106,13 @@ def plot_throughput_latency(series: Dict[str, List[Dict[str, Any]]], path: str, 
         return _save(fig, path)
     finally:
         plt.close(fig)
+
+
+def log_scale_if_wide(ax: Any, values: List[float]) -> None:
+    """A log y axis when series differ by more than 20x, so the slow ones stay readable."""
+    positive = [v for v in values if v > 0]
+    if positive and max(positive) / min(positive) > 20:
+        ax.set_yscale("log")
 
 
 def plot_latency_distribution(series: Dict[str, Sequence[Any]], path: str, title: str) -> Optional[str]:
