@@ -1,0 +1,53 @@
+"""ROC and precision-recall curves as PNG files (matplotlib's Agg backend: no display needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from edge_runtime.errors import require
+from edge_runtime.evaluate.metrics import ImageMetrics, pr_curve, roc_curve
+
+
+def _figure():  # type: ignore[no-untyped-def]
+    matplotlib = require("matplotlib", "train")
+    matplotlib.use("Agg", force=True)
+    from matplotlib.figure import Figure  # a Figure without pyplot keeps no global state
+
+    return Figure(figsize=(5, 4.5), dpi=100)
+
+
+def write_roc_plot(path: str, labels: ArrayLike, scores: ArrayLike, metrics: ImageMetrics,
+                   title: str) -> None:
+    fpr, tpr = roc_curve(np.asarray(labels), np.asarray(scores))
+    fig = _figure()
+    ax = fig.add_subplot(1, 1, 1)
+    ax.plot(fpr, tpr, lw=2, label="ROC AUC %.4f" % metrics.roc_auc)
+    ax.plot([0, 1], [0, 1], ls="--", lw=1, color="grey")
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_title(title)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def write_pr_plot(path: str, labels: ArrayLike, scores: ArrayLike, metrics: ImageMetrics,
+                  title: str) -> None:
+    precision, recall, _ = pr_curve(np.asarray(labels), np.asarray(scores))
+    fig = _figure()
+    ax = fig.add_subplot(1, 1, 1)
+    ax.step(np.r_[0.0, recall], np.r_[1.0, precision], where="post", lw=2,
+            label="AP %.4f" % metrics.average_precision)
+    ax.plot([metrics.recall], [metrics.precision], "o", color="red",
+            label="threshold %.4f: F1 %.3f" % (metrics.threshold, metrics.f1))
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_title(title)
+    ax.legend(loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path)

@@ -1,0 +1,1 @@
+"""Training of anomaly classification and segmentation models on a CPU (host side: needs torch)."""

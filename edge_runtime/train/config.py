@@ -1,0 +1,62 @@
+"""Training options, one frozen dataclass validated on creation (read from the CLI at the edge)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Optional
+
+from edge_runtime.errors import InvalidArgument
+from edge_runtime.modelpkg.manifest import TASKS
+from edge_runtime.train.backbones import backbone_names
+
+_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9-_.]{0,127}$")  # a Greengrass component name later
+DEFAULT_EPOCHS = {"classification": 8, "segmentation": 30}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """What to train and how; `epochs=None` picks the task's default."""
+
+    task: str
+    train_manifest: str
+    output: str
+    test_manifest: Optional[str] = None
+    name: str = "model"
+    image_size: int = 224
+    epochs: Optional[int] = None
+    seed: int = 0
+    batch_size: int = 32
+    backbone: str = "efficientnet-lite0"
+    backbone_weights: Optional[str] = None
+    test_fraction: float = 0.2  # single manifest: Lookout-style train/test split
+    val_fraction: float = 0.2  # part of the training images held out to calibrate the threshold
+    threads: int = 2
+    views: int = 4  # cached augmented views of each training image (flips / rotations)
+    quiet: bool = False
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise InvalidArgument("--task must be one of %s, got %r" % (", ".join(TASKS), self.task))
+        if not 32 <= self.image_size <= 1024:
+            raise InvalidArgument("--image-size must be within 32..1024 pixels, got %d" % self.image_size)
+        if self.epochs is not None and not 1 <= self.epochs <= 1000:
+            raise InvalidArgument("--epochs must be within 1..1000, got %d" % self.epochs)
+        if not 1 <= self.batch_size <= 1024:
+            raise InvalidArgument("batch size must be within 1..1024, got %d" % self.batch_size)
+        if self.backbone not in backbone_names():
+            raise InvalidArgument("--backbone must be one of %s, got %r"
+                                  % (", ".join(backbone_names()), self.backbone))
+        for label, value in (("test fraction", self.test_fraction), ("validation fraction", self.val_fraction)):
+            if not 0.05 <= value <= 0.5:
+                raise InvalidArgument("%s must be within 0.05..0.5, got %r" % (label, value))
+        if not _NAME.match(self.name):
+            raise InvalidArgument("--name must match [a-zA-Z0-9][a-zA-Z0-9-_.]{0,127}, got %r" % self.name)
+        if not 1 <= self.views <= 8:
+            raise InvalidArgument("views must be within 1..8, got %d" % self.views)
+        if self.threads < 1:
+            raise InvalidArgument("threads must be >= 1, got %d" % self.threads)
+
+    @property
+    def effective_epochs(self) -> int:
+        return self.epochs if self.epochs is not None else DEFAULT_EPOCHS[self.task]

@@ -1,0 +1,97 @@
+"""Heads on the backbone's multi-scale taps, and the exportable networks they form.
+
+The exported networks follow the ONNX contract in `modelpkg/manifest.py`: input `image`, output
+`score` [N] (probability of an anomaly) and, for segmentation, `seg` [N, C, H, W] class probabilities
+at the input resolution (class 0 background).
+"""
+
+from __future__ import annotations
+
+from typing import List, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from edge_runtime.train.backbones import StageChain
+
+
+def _conv_bn(cin: int, cout: int, kernel: int = 1, groups: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, kernel, padding=kernel // 2, groups=groups, bias=False),
+                         nn.BatchNorm2d(cout), nn.ReLU6())
+
+
+class PooledClassifierHead(nn.Module):
+    """Each tap: 1x1 projection, a depthwise 3x3 and a 1x1 mix (local context, so a crack's few pixels
+    form one strong response), then global average and max pooling; one linear layer on the concatenation.
+
+    Max pooling lets one small defect anywhere decide, average pooling keeps the overall look.
+    """
+
+    def __init__(self, tap_channels: Sequence[int], width: int = 64, dropout: float = 0.3) -> None:
+        super().__init__()
+        self.project = nn.ModuleList([
+            nn.Sequential(_conv_bn(c, width), _conv_bn(width, width, 3, groups=width), _conv_bn(width, width))
+            for c in tap_channels])
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(2 * width * len(tap_channels), 1)
+
+    def forward(self, taps: Sequence[torch.Tensor]) -> torch.Tensor:
+        pooled = []
+        for project, tap in zip(self.project, taps):
+            h = project(tap)
+            pooled.extend([h.mean(dim=(2, 3)), h.amax(dim=(2, 3))])
+        return self.fc(self.dropout(torch.cat(pooled, dim=1))).squeeze(1)  # logits [N]
+
+
+class SegmentationDecoder(nn.Module):
+    """FPN-lite: 1x1 laterals to a common width, upsample-and-add at stride 8, 3x3 refine, classifier."""
+
+    def __init__(self, tap_channels: Sequence[int], num_classes: int, width: int = 64) -> None:
+        super().__init__()
+        self.lateral = nn.ModuleList([_conv_bn(c, width) for c in tap_channels])
+        self.refine = nn.Sequential(_conv_bn(width, width, 3, groups=width), _conv_bn(width, width),
+                                    _conv_bn(width, width, 3, groups=width), _conv_bn(width, width))
+        self.classify = nn.Conv2d(width, num_classes, 1)
+
+    def forward(self, taps: Sequence[torch.Tensor]) -> torch.Tensor:
+        x = self.lateral[0](taps[0])
+        for lateral, tap in zip(self.lateral[1:], taps[1:]):
+            x = x + F.interpolate(lateral(tap), size=x.shape[-2:], mode="bilinear", align_corners=False)
+        return self.classify(self.refine(x))  # logits at the first tap's stride
+
+
+def upsample_logits(logits: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
+    return F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
+
+
+def anomaly_score(logits: torch.Tensor) -> torch.Tensor:
+    """Image score of a segmentation model: the largest (1 - p_background) over the coarse grid."""
+    background = torch.softmax(logits, dim=1)[:, 0]
+    return (1.0 - background).flatten(1).amax(dim=1)
+
+
+class ClassifierNet(nn.Module):
+    """image -> score: backbone taps, pooled head, sigmoid."""
+
+    def __init__(self, backbone: StageChain, head: PooledClassifierHead) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.head = head
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.head(self.backbone(image)))
+
+
+class SegmenterNet(nn.Module):
+    """image -> (score, seg): backbone taps, decoder, softmax at the input resolution."""
+
+    def __init__(self, backbone: StageChain, decoder: SegmentationDecoder) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.decoder = decoder
+
+    def forward(self, image: torch.Tensor) -> List[torch.Tensor]:
+        logits = self.decoder(self.backbone(image))
+        seg = torch.softmax(upsample_logits(logits, (image.shape[-2], image.shape[-1])), dim=1)
+        return [anomaly_score(logits), seg]

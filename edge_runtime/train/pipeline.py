@@ -1,0 +1,134 @@
+"""`edge-runtime train` as one library call: data plan, features, head, threshold, ONNX, package, metrics.
+
+Everything is written into a staged package folder that only becomes --output when every step,
+including the evaluation of the exported ONNX through the real runtime, has succeeded.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from typing import Any, Dict, List, Tuple
+
+import numpy as np
+import torch
+
+from edge_runtime.evaluate.metrics import best_f1_threshold, image_metrics
+from edge_runtime.evaluate.runner import Evaluation, evaluate_package
+from edge_runtime.modelpkg.manifest import MODEL_FILE, InputSpec, ModelManifest, write_manifest
+from edge_runtime.train.backbones import StageChain, build_backbone
+from edge_runtime.train.classify import head_scores, train_classifier
+from edge_runtime.train.config import TrainConfig
+from edge_runtime.train.data import ImageSet, load_image_set
+from edge_runtime.train.export import export_onnx, verify_onnx
+from edge_runtime.train.features import build_cache, normalise, views_for
+from edge_runtime.train.package import check_output_free, staged_package, write_calibration
+from edge_runtime.train.plan import DataPlan, plan_data
+from edge_runtime.train.progress import Progress, format_seconds
+from edge_runtime.train.segment import segmenter_scores, train_segmenter
+
+ONNX_ATOL = 1e-4  # ONNX Runtime vs torch, any output element
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    package_dir: str
+    manifest: ModelManifest
+    evaluation: Evaluation
+    seconds: float
+
+
+def input_spec(source: Tuple[int, int], image_size: int) -> InputSpec:
+    """Square sources get image_size x image_size; others keep their aspect ratio (short side to x8)."""
+    width, height = source
+    if not width or not height or width == height:
+        return InputSpec(width=image_size, height=image_size)
+    scale = image_size / float(max(width, height))
+    short = max(32, int(round(min(width, height) * scale / 8.0)) * 8)
+    return InputSpec(width=image_size, height=short) if width > height else InputSpec(width=short, height=image_size)
+
+
+def _train_network(config: TrainConfig, backbone: StageChain, plan: DataPlan, fit: ImageSet, val: ImageSet,
+                   spec: InputSpec) -> Tuple[torch.nn.Module, np.ndarray, List[float]]:
+    """(network, validation scores, loss per epoch); the backbone stays frozen, its taps are cached."""
+    views = views_for(config.views, spec.width == spec.height)
+    frozen = len(backbone.stages)
+    fit_cache = build_cache(backbone, fit.images, fit.labels, fit.masks, spec, frozen, views, quiet=config.quiet)
+    val_cache = build_cache(backbone, val.images, val.labels, val.masks, spec, frozen, [0], quiet=config.quiet)
+    if config.task == "classification":
+        net, losses = train_classifier(backbone, fit_cache, val_cache, config.effective_epochs, config.batch_size,
+                                       config.seed, config.quiet)
+        return net, head_scores(net.head, val_cache), losses
+    seg_net, losses = train_segmenter(backbone, fit_cache, len(plan.mask_classes) + 1, config.effective_epochs,
+                                      config.batch_size, config.seed, config.quiet)
+    return seg_net, segmenter_scores(seg_net, val_cache), losses
+
+
+def _training_summary(config: TrainConfig, plan: DataPlan, spec: InputSpec, losses: List[float],
+                      validation: Dict[str, Any], onnx_diff: float, seconds: float) -> Dict[str, Any]:
+    return {
+        "train_manifest": os.path.abspath(config.train_manifest) if "://" not in config.train_manifest
+        else config.train_manifest,
+        "test_manifest": config.test_manifest,
+        "split": "manifests" if config.test_manifest else "lookout split of one manifest (test fraction %.2f)"
+        % config.test_fraction,
+        "counts": plan.counts(),
+        "source_image_size": list(plan.source_size),
+        "input_size": [spec.width, spec.height],
+        "seed": config.seed,
+        "epochs": config.effective_epochs,
+        "views": len(views_for(config.views, spec.width == spec.height)),
+        "validation_fraction": config.val_fraction,
+        "loss_per_epoch": [round(v, 6) for v in losses],
+        "validation": validation,
+        "onnx_max_abs_diff": onnx_diff,
+        "seconds": round(seconds, 1),
+        "threads": config.threads,
+        "backbone_weights": config.backbone_weights or "default",
+    }
+
+
+def train_model(config: TrainConfig) -> TrainResult:
+    started = time.monotonic()
+    torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    check_output_free(config.output)
+    say = Progress("train", 1, quiet=config.quiet)
+    plan = plan_data(config)  # every dataset check happens here, before any training
+    spec = input_spec(plan.source_size, config.image_size)
+    counts = plan.counts()
+    say.message("%s: %d training images (%d fit, %d validation), %d test; input %dx%d"
+                % (config.task, counts["train"]["total"], counts["fit"]["total"], counts["validation"]["total"],
+                   counts["test"]["total"], spec.width, spec.height))
+    with staged_package(config.output) as staging:
+        classes = plan.mask_classes if config.task == "segmentation" else None
+        fit = load_image_set(plan.fit, spec, classes, "load fit", config.quiet, config.threads)
+        val = load_image_set(plan.val, spec, classes, "load validation", config.quiet, config.threads)
+        backbone = build_backbone(config.backbone, (spec.height, spec.width), config.backbone_weights)
+        net, val_scores, losses = _train_network(config, backbone, plan, fit, val, spec)
+        threshold, val_f1 = best_f1_threshold(val.labels, val_scores)
+        val_metrics = image_metrics(val.labels, val_scores, threshold)
+        say.message("threshold %.4f from %d validation images: F1 %.4f, ROC AUC %.4f"
+                    % (threshold, len(val), val_f1, val_metrics.roc_auc))
+        model_path = os.path.join(staging, MODEL_FILE)
+        export_onnx(net, model_path, config.task, spec.height, spec.width)
+        onnx_diff = verify_onnx(net, model_path, normalise(val.images[:4], spec).numpy(), config.task, ONNX_ATOL)
+        write_calibration(staging, fit.images, config.seed)
+        validation = {"threshold": threshold, "F1Score": val_f1, "ROCAUC": val_metrics.roc_auc,
+                      "images": len(val)}
+        manifest = ModelManifest(
+            name=config.name, task=config.task, input=spec, threshold=threshold, classes=plan.model_classes(),
+            created=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), backbone=backbone.info.name,
+            training=_training_summary(config, plan, spec, losses, validation, onnx_diff, 0.0))
+        write_manifest(staging, manifest)
+        del fit, val
+        evaluation = evaluate_package(staging, plan.test_samples, threads=config.threads, quiet=config.quiet)
+        seconds = time.monotonic() - started
+        manifest = replace(manifest, metrics=evaluation.metrics_dict(), training=_training_summary(
+            config, plan, spec, losses, validation, onnx_diff, seconds))
+        write_manifest(staging, manifest)
+    say.message("done in %s" % format_seconds(time.monotonic() - started))
+    return TrainResult(os.path.abspath(config.output), manifest, evaluation, seconds)
+
