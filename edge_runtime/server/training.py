@@ -8,14 +8,16 @@ to stand in a tiny network where training time matters more than the model.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
-import inspect
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 
 from edge_runtime.errors import FailedPrecondition, InvalidArgument
 
 DEFAULT_TRAINER = "edge_runtime.server.training:train_with_library"
+SPLIT_SEED = 0  # a single dataset is split with this seed and fraction by the trainer and again by the server
+TEST_FRACTION = 0.2
 
 
 @dataclass(frozen=True)
@@ -47,29 +49,17 @@ def load_trainer(spec: str) -> Trainer:
     return trainer  # type: ignore[no-any-return]
 
 
-def _library_train_function() -> Callable[..., Any]:
+def train_with_library(job: TrainingJob) -> str:
+    """`edge-runtime train` as a library call (edge_runtime.train, the `train` extra); returns the package."""
     try:
-        module = importlib.import_module("edge_runtime.train")
+        from edge_runtime.train.config import TrainConfig
+        from edge_runtime.train.pipeline import train_model
     except ImportError as exc:
         raise FailedPrecondition("training is not available in this installation (%s); install "
                                  "edge-runtime[train]" % exc) from exc
-    function = getattr(module, "train_model", None)
-    if function is None:
-        raise FailedPrecondition("edge_runtime.train has no train_model function; this server and the trainer "
-                                 "come from different releases")
-    return function  # type: ignore[no-any-return]
-
-
-def train_with_library(job: TrainingJob) -> str:
-    """Call `edge_runtime.train.train_model` with the arguments it accepts; returns the package folder."""
-    function = _library_train_function()
-    offered = {
-        "manifest": job.train_manifest, "train_manifest": job.train_manifest,
-        "test_manifest": job.test_manifest, "task": job.task, "output": job.package_dir,
-        "output_dir": job.package_dir, "name": job.project, "version": job.version,
-        "epochs": job.epochs, "image_size": job.image_size,
-    }
-    accepted = inspect.signature(function).parameters
-    kwargs = {k: v for k, v in offered.items() if k in accepted and v is not None}
-    result = function(**kwargs)
-    return str(getattr(result, "package_dir", None) or getattr(result, "root", None) or job.package_dir)
+    config = TrainConfig(task=job.task, train_manifest=job.train_manifest, test_manifest=job.test_manifest,
+                         output=job.package_dir, name=job.project[:128], epochs=job.epochs, seed=SPLIT_SEED,
+                         test_fraction=TEST_FRACTION)
+    if job.image_size is not None:
+        config = dataclasses.replace(config, image_size=job.image_size)
+    return train_model(config).package_dir

@@ -13,10 +13,9 @@ import os
 import pytest
 
 from edge_runtime.server.config import StorageConfig, TrainingConfig
-from tests.server.helpers import dataset_status, model_status, synthetic, upload_tree, wait_for
+from tests.server.helpers import copy_to_objects, dataset_status, model_status, synthetic, upload_tree, wait_for
 
-if not hasattr(pytest.importorskip("edge_runtime.train"), "train_model"):
-    pytest.skip("the trainer (edge_runtime.train.train_model) is not in this tree", allow_module_level=True)
+pytest.importorskip("edge_runtime.train.pipeline", reason="the trainer (edge_runtime.train) is not in this tree")
 
 
 
@@ -94,3 +93,26 @@ def test_boto3_script_from_project_to_packaged_component(start_server, moto_endp
     assert lv.delete_project(ProjectName="circuit-boards")["ProjectArn"] == project["ProjectArn"]
     assert lv.list_projects()["Projects"] == []
     assert not os.path.exists(os.path.join(running.config.storage.models_dir, "circuit-boards", "1"))
+
+
+@pytest.mark.slow
+def test_a_single_dataset_is_split_by_the_trainer_and_evaluated_on_the_same_test_images(start_server, tmp_path):
+    running = start_server(training=TrainingConfig(epochs=1, image_size=64))
+    lv = running.client()
+    paths = synthetic(str(tmp_path / "synth"), normal=20, anomalous=10, size=64)
+    copy_to_objects(running.config.storage.objects_dir, "data", paths.root, "one")
+    lv.create_project(ProjectName="single")
+    lv.create_dataset(ProjectName="single", DatasetType="train", DatasetSource={"GroundTruthManifest": {
+        "S3Object": {"Bucket": "data", "Key": "one/classification-train.manifest"}}})
+    assert wait_for(dataset_status(lv, "single"), ("CREATE_COMPLETE", "CREATE_FAILED")) == "CREATE_COMPLETE"
+    lv.create_model(ProjectName="single", OutputConfig={"S3Location": {"Bucket": "out"}})
+    status = wait_for(model_status(lv, "single", "1"), ("TRAINED", "TRAINING_FAILED"), timeout=900)
+    model = lv.describe_model(ProjectName="single", ModelVersion="1")["ModelDescription"]
+    assert status == "TRAINED", model["StatusMessage"]
+    objects = running.config.storage.objects_dir
+    with open(os.path.join(objects, "out", model["EvaluationResult"]["Key"])) as handle:
+        details = json.load(handle)["EvaluationDetails"]
+    with open(os.path.join(running.config.storage.models_dir, "single", "1", "package", "edge-model.json")) as handle:
+        counts = json.load(handle)["training"]["counts"]
+    assert details["NumberOfTestingImages"] == counts["test"]["total"] == 6  # 20% of 20 normal + 20% of 10
+    assert details["NumberOfTrainingImages"] == counts["train"]["total"] == 24

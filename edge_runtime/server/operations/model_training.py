@@ -20,14 +20,14 @@ from typing import Any
 from edge_runtime.datasets.manifest import read_manifest as read_dataset
 from edge_runtime.datasets.split import split_dataset
 from edge_runtime.errors import EdgeRuntimeError
-from edge_runtime.modelpkg.manifest import ModelManifest, read_manifest, write_manifest
+from edge_runtime.modelpkg.manifest import read_manifest, write_manifest
 from edge_runtime.server import evaluation
 from edge_runtime.server.context import ServerContext
 from edge_runtime.server.operations.common import dumps
 from edge_runtime.server.operations.entries import map_refs, refs_of
 from edge_runtime.server.operations.entries import write_manifest as write_entries
 from edge_runtime.server.staging import Staging
-from edge_runtime.server.training import TrainingJob, load_trainer
+from edge_runtime.server.training import SPLIT_SEED, TEST_FRACTION, TrainingJob, load_trainer
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE = 2000
@@ -83,19 +83,16 @@ def _inputs(work: str) -> tuple[str, str | None, str]:
     return train_path, test_path if os.path.isfile(test_path) else None, read_dataset(train_path).task
 
 
-def _test_set(work: str, test_path: str | None, manifest: ModelManifest) -> tuple[str, int]:
+def _test_set(work: str, test_path: str | None) -> tuple[str, int]:
     """The images the model was tested on and how many it trained on.
 
     A single dataset was split by the trainer as Lookout did (stratified, seeded); the same split is
-    made here with the fraction and seed the package records, so the evaluation covers the same images.
+    made here with the same fraction and seed, so the evaluation covers the same images.
     """
     train_path = os.path.join(work, "train.manifest")
     if test_path is not None:
         return test_path, len(_lines(train_path))
-    summary = manifest.training or {}
-    fraction = float(summary.get("test_fraction", 0.2))
-    seed = int(summary.get("split_seed", summary.get("seed", 0)))
-    train, test = split_dataset(read_dataset(train_path), test_fraction=fraction, seed=seed)
+    train, test = split_dataset(read_dataset(train_path), test_fraction=TEST_FRACTION, seed=SPLIT_SEED)
     split_path = os.path.join(work, "test-split.manifest")
     with open(split_path, "w", encoding="utf-8") as handle:
         handle.writelines(json.dumps(s.raw) + "\n" for s in test)
@@ -147,7 +144,7 @@ def _finish(ctx: ServerContext, project: str, version: int, package: str, test_p
     write_manifest(target, manifest)
     arn = ctx.arns.model(project, version)
     work = os.path.join(model_dir(ctx, project, version), "work")
-    test_path, train_count = _test_set(work, test_path, manifest)
+    test_path, train_count = _test_set(work, test_path)
     test_lines = _lines(test_path)
     labels = [s.label for s in read_dataset(test_path).samples]
     decisions = evaluation.predict_test_set(target, test_lines, labels)
