@@ -1,0 +1,96 @@
+"""The model package training writes: files, manifest round trip, ONNX limits and batch axis, threshold."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+from edge_runtime.datasets.synth import SyntheticPaths
+from edge_runtime.evaluate.metrics import best_f1_threshold
+from edge_runtime.modelpkg.loader import load_package
+from edge_runtime.modelpkg.manifest import CALIBRATION_FILE, MANIFEST_FILE, MODEL_FILE, ModelManifest, read_manifest
+from edge_runtime.runtime.factory import PredictorOptions, create_predictor
+from edge_runtime.train.data import load_image_set
+from edge_runtime.train.features import normalise
+from edge_runtime.train.pipeline import TrainResult
+from edge_runtime.train.plan import plan_data
+
+from .conftest import tiny_config
+
+
+def test_package_holds_exactly_the_contract_files(classification_package: TrainResult) -> None:
+    root = classification_package.package_dir
+    assert sorted(os.listdir(root)) == sorted([MANIFEST_FILE, MODEL_FILE, CALIBRATION_FILE])
+    assert not [n for n in os.listdir(os.path.dirname(root)) if ".tmp-" in n]
+
+
+def test_manifest_round_trips_and_carries_the_summary(classification_package: TrainResult) -> None:
+    manifest = read_manifest(classification_package.package_dir)
+    assert manifest == classification_package.manifest
+    assert ModelManifest.from_dict(manifest.to_dict()) == manifest
+    assert manifest.task == "classification" and manifest.backbone == "tiny"
+    assert (manifest.input.width, manifest.input.height) == (64, 64)
+    training = manifest.training
+    assert training["counts"]["train"] == {"normal": 14, "anomaly": 14, "total": 28}
+    assert training["counts"]["test"]["total"] == 20
+    assert training["seed"] == 0 and training["source_image_size"] == [64, 64]
+    assert training["train_manifest"].endswith("classification-train.manifest")
+    for key in ("Precision", "Recall", "F1Score", "ROCAUC", "AveragePrecision"):
+        assert 0.0 <= manifest.metrics[key] <= 1.0
+
+
+def test_onnx_opset_ir_and_names(classification_package: TrainResult, segmentation_package: TrainResult) -> None:
+    for result, outputs in ((classification_package, ["score"]), (segmentation_package, ["score", "seg"])):
+        model = onnx.load(os.path.join(result.package_dir, MODEL_FILE))
+        assert model.ir_version <= 10
+        assert max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) <= 18
+        assert [i.name for i in model.graph.input] == ["image"]
+        assert [o.name for o in model.graph.output] == outputs
+
+
+def test_onnx_batch_axis_is_dynamic(segmentation_package: TrainResult) -> None:
+    session = ort.InferenceSession(os.path.join(segmentation_package.package_dir, MODEL_FILE))
+    for n in (1, 3):
+        score, seg = session.run(None, {"image": np.random.default_rng(n).normal(size=(n, 3, 64, 64))
+                                        .astype(np.float32)})
+        assert score.shape == (n,)
+        assert seg.shape == (n, 4, 64, 64)  # background + scratch, dent, crack at the input size
+        np.testing.assert_allclose(seg.sum(axis=1), 1.0, atol=1e-5)  # probabilities
+
+
+def test_segmentation_classes_keep_the_manifest_colours(segmentation_package: TrainResult) -> None:
+    classes = [(c.index, c.name, c.color) for c in segmentation_package.manifest.classes]
+    assert classes == [(0, "background", "#FFFFFF"), (1, "scratch", "#23A436"), (2, "dent", "#14A3B3"),
+                       (3, "crack", "#F76902")]
+    pixel = segmentation_package.manifest.metrics["PixelAnomalyClassMetrics"]
+    assert [p["ClassName"] for p in pixel] == ["scratch", "dent", "crack"]
+
+
+def test_calibration_images_are_training_images_at_input_size(classification_package: TrainResult) -> None:
+    with np.load(os.path.join(classification_package.package_dir, CALIBRATION_FILE)) as data:
+        images = data["images"]
+    assert images.dtype == np.uint8 and images.shape[1:] == (64, 64, 3)
+    assert 1 <= len(images) <= 64
+
+
+def test_threshold_is_calibrated_on_the_validation_part(classification_package: TrainResult,
+                                                        small_synth: SyntheticPaths, tmp_path) -> None:
+    """Re-derive the held-out part, score it through the runtime and recover the stored threshold."""
+    manifest = classification_package.manifest
+    plan = plan_data(tiny_config("classification", small_synth.classification_train,
+                                 small_synth.classification_test, tmp_path / "unused"))
+    lines = lambda samples: {s.line for s in samples}  # noqa: E731
+    assert not lines(plan.val) & lines(plan.fit)
+    assert manifest.training["validation"]["images"] == len(plan.val) > 0
+    val = load_image_set(plan.val, manifest.input, quiet=True)
+    predictor, _ = create_predictor(load_package(classification_package.package_dir),
+                                    PredictorOptions(max_batch_size=len(val), prefer_gpu=False))
+    predictor.load()
+    scores = [p.score for p in predictor.predict(list(val.images))]
+    threshold, f1 = best_f1_threshold(val.labels, scores)
+    assert abs(threshold - manifest.threshold) <= 2e-4
+    assert f1 == manifest.training["validation"]["F1Score"]
+    assert normalise(val.images[:1], manifest.input).shape == (1, 3, 64, 64)
