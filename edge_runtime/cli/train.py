@@ -17,11 +17,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--task", required=True, choices=("classification", "segmentation"))
     parser.add_argument("--output", required=True, help="model package folder to create (must be new or empty)")
     parser.add_argument("--name", default="model", help="model name (later the component name)")
-    parser.add_argument("--epochs", type=int, default=None, help="training epochs (default: 8 classification, "
-                        "30 segmentation)")
+    parser.add_argument("--epochs", type=int, default=None, help="training epochs (default: 12 classification, "
+                        "25 segmentation)")
     parser.add_argument("--seed", type=int, default=0, help="split and training seed")
     parser.add_argument("--image-size", type=int, default=224, help="network input side in pixels")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=None, help="default: 64 classification, 8 segmentation")
     parser.add_argument("--views", type=int, default=4, help="augmented views per training image (1..8: "
                         "mirrors and 90-degree rotations)")
     parser.add_argument("--backbone", default="efficientnet-lite0", help="efficientnet-lite0 (default) or tiny")

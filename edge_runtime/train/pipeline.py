@@ -58,11 +58,11 @@ def _train_network(config: TrainConfig, backbone: StageChain, plan: DataPlan, fi
     fit_cache = build_cache(backbone, fit.images, fit.labels, fit.masks, spec, frozen, views, quiet=config.quiet)
     val_cache = build_cache(backbone, val.images, val.labels, val.masks, spec, frozen, [0], quiet=config.quiet)
     if config.task == "classification":
-        net, losses = train_classifier(backbone, fit_cache, val_cache, config.effective_epochs, config.batch_size,
-                                       config.seed, config.quiet)
+        net, losses = train_classifier(backbone, fit_cache, val_cache, config.effective_epochs,
+                                       config.effective_batch_size, config.seed, config.quiet)
         return net, head_scores(net.head, val_cache), losses
     seg_net, losses = train_segmenter(backbone, fit_cache, len(plan.mask_classes) + 1, config.effective_epochs,
-                                      config.batch_size, config.seed, config.quiet)
+                                      config.effective_batch_size, config.seed, config.quiet)
     return seg_net, segmenter_scores(seg_net, val_cache), losses
 
 
@@ -79,6 +79,7 @@ def _training_summary(config: TrainConfig, plan: DataPlan, spec: InputSpec, loss
         "input_size": [spec.width, spec.height],
         "seed": config.seed,
         "epochs": config.effective_epochs,
+        "batch_size": config.effective_batch_size,
         "views": len(views_for(config.views, spec.width == spec.height)),
         "validation_fraction": config.val_fraction,
         "loss_per_epoch": [round(v, 6) for v in losses],
