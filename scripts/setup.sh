@@ -14,8 +14,12 @@ fi
 
 PY38=${PYTHON38:-}
 if [[ -z "$PY38" ]]; then
-  for cand in python3.8 /root/.pyenv/versions/3.8*/bin/python3.8 "$HOME"/.pyenv/versions/3.8*/bin/python3.8; do
-    if command -v "$cand" >/dev/null 2>&1; then PY38=$(command -v "$cand"); break; fi
+  # A pyenv shim answers `command -v` but may refuse to run, so each candidate must actually start.
+  for cand in /root/.pyenv/versions/3.8*/bin/python3.8 "$HOME"/.pyenv/versions/3.8*/bin/python3.8 \
+              /usr/bin/python3.8 /usr/local/bin/python3.8 python3.8; do
+    if "$cand" -c 'import sys; assert sys.version_info[:2] == (3, 8)' >/dev/null 2>&1; then
+      PY38=$(command -v "$cand"); break
+    fi
   done
 fi
 if [[ -n "$PY38" ]]; then

@@ -1,12 +1,10 @@
 """Fixtures for packaging tests: a tiny model package, a job store, S3 (moto_server) and a fake Greengrass.
 
-The moto server fixture is the datasets helper's (tests/datasets/conftest.py); if it moves to
-tests/conftest.py the import below simply finds nothing to import and pytest supplies it from there.
+The moto server fixture (`moto_endpoint`, `s3_bucket`) is shared from tests/conftest.py.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 from typing import Any, Iterator, Tuple
 
@@ -17,9 +15,6 @@ from edge_runtime.modelpkg.manifest import InputSpec, ModelManifest, write_manif
 from edge_runtime.packaging.destinations import S3Settings
 from edge_runtime.packaging.jobs import PackagingJobStore
 from edge_runtime.packaging.statedb import StateDatabase
-
-with contextlib.suppress(ImportError):  # the shared S3-protocol server; may move to tests/conftest.py
-    from tests.datasets.conftest import moto_endpoint, s3_bucket  # noqa: F401
 
 
 def write_tiny_model(folder: str, name: str = "tiny", version: int = 1, size: int = 64) -> str:

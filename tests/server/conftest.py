@@ -17,7 +17,6 @@ from edge_runtime.server.app import ApiServer, create_server
 from edge_runtime.server.auth import AuthConfig
 from edge_runtime.server.config import ServerConfig, StorageConfig, TrainingConfig
 from edge_runtime.server.model import DATA_DIR
-from tests.datasets.conftest import moto_endpoint, s3_bucket  # noqa: F401 (fixtures reused)
 
 ACCESS_KEY = "AKIAEDGERUNTIMETEST"
 SECRET_KEY = "edge-runtime-test-secret"

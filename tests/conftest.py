@@ -1,7 +1,4 @@
-"""Fixtures for dataset tests: a real S3-protocol server (moto_server on 127.0.0.1) and small writers.
-
-The moto fixtures are written to be moved as they are to tests/conftest.py for other areas' tests.
-"""
+"""Fixtures shared by every area: a real S3-protocol server (moto_server on 127.0.0.1, one per session)."""
 
 from __future__ import annotations
 
