@@ -29,6 +29,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--train-epochs", type=int, default=None, help="epochs for CreateModel (trainer default)")
     parser.add_argument("--train-image-size", type=int, default=None, help="training image size (trainer default)")
     parser.add_argument("--trainer", default=None, help="module:function that trains a TrainingJob (advanced)")
+    parser.add_argument("--print-aws-data-path", action="store_true",
+                        help="print the botocore data folder holding the Lookout for Vision API model (for "
+                        "AWS_DATA_PATH, so boto3 can build a lookoutvision client) and exit")
     parser.set_defaults(func=run_server)
 
 
@@ -74,6 +77,11 @@ def build_config(args: argparse.Namespace) -> Any:
 
 
 def run_server(args: argparse.Namespace) -> int:
+    if args.print_aws_data_path:
+        from edge_runtime.server.model import AWS_DATA_PATH
+
+        print(AWS_DATA_PATH)
+        return 0
     from edge_runtime.server.app import serve
 
     return serve(build_config(args))

@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
-SERVICE_FILE = os.path.join(DATA_DIR, "lookoutvision-2020-11-20.json")
-PAGINATORS_FILE = os.path.join(DATA_DIR, "lookoutvision-2020-11-20.paginators.json")
+# A botocore data folder as AWS published it: users point AWS_DATA_PATH here to build the client.
+AWS_DATA_PATH = os.path.join(DATA_DIR, "botocore")
+SERVICE_FILE = os.path.join(AWS_DATA_PATH, "lookoutvision", "2020-11-20", "service-2.json")
+PAGINATORS_FILE = os.path.join(AWS_DATA_PATH, "lookoutvision", "2020-11-20", "paginators-1.json")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import pytest
 from edge_runtime.server.app import ApiServer, create_server
 from edge_runtime.server.auth import AuthConfig
 from edge_runtime.server.config import ServerConfig, StorageConfig, TrainingConfig
-from edge_runtime.server.model import DATA_DIR
+from edge_runtime.server.model import PAGINATORS_FILE, SERVICE_FILE
 
 ACCESS_KEY = "AKIAEDGERUNTIMETEST"
 SECRET_KEY = "edge-runtime-test-secret"
@@ -27,9 +27,8 @@ def botocore_data_dir(tmp_root: str) -> str:
     target = os.path.join(tmp_root, "botocore-data", "lookoutvision", "2020-11-20")
     if not os.path.isdir(target):
         os.makedirs(target)
-        for source, name in (("lookoutvision-2020-11-20.json", "service-2.json"),
-                             ("lookoutvision-2020-11-20.paginators.json", "paginators-1.json")):
-            with open(os.path.join(DATA_DIR, source), "rb") as src, open(os.path.join(target, name), "wb") as dst:
+        for source, name in ((SERVICE_FILE, "service-2.json"), (PAGINATORS_FILE, "paginators-1.json")):
+            with open(source, "rb") as src, open(os.path.join(target, name), "wb") as dst:
                 dst.write(src.read())
     return os.path.join(tmp_root, "botocore-data")
 

@@ -84,3 +84,18 @@ def test_access_key_files_in_both_formats():
     assert parse_access_keys(ini, "f") == {"AKIA3": "s3"}
     with pytest.raises(Exception, match="ID:SECRET"):
         parse_access_keys("AKIA4\n", "f")
+
+
+def test_printed_aws_data_path_builds_a_lookoutvision_client(capsys, monkeypatch):
+    """What the README tells users: AWS_DATA_PATH=$(edge-runtime server --print-aws-data-path)."""
+    import boto3
+
+    assert main(["server", "--print-aws-data-path"]) == 0
+    path = capsys.readouterr().out.strip()
+    assert os.path.isfile(os.path.join(path, "lookoutvision", "2020-11-20", "service-2.json"))
+    monkeypatch.setenv("AWS_DATA_PATH", path)
+    client = boto3.session.Session().client("lookoutvision", endpoint_url="http://127.0.0.1:9",
+                                            region_name="us-east-1", aws_access_key_id="a",
+                                            aws_secret_access_key="b")
+    assert client.can_paginate("list_projects")
+    assert "detect_anomalies" in dir(client)
