@@ -10,7 +10,7 @@ precision-recall plots.
 
 Targets: ROC AUC >= 0.95, F1 >= 0.85, training < 15 min and peak RSS < 4 GB on a 2-core CPU.
 
-Run: python benchmarks/train_elpv.py [--image-size 300] [--epochs N] [--views 2] [--threads 2]
+Run: python benchmarks/train_elpv.py [--image-size 300] [--epochs N] [--views 4] [--no-tta] [--threads 2]
 """
 
 from __future__ import annotations
@@ -43,7 +43,9 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--image-size", type=int, default=300, help="network input side (ELPV cells are 300)")
     parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--views", type=int, default=2)
+    parser.add_argument("--views", type=int, default=4)
+    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True,
+                        help="average the score over the image and its mirror image (default: on)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", default=WORK)
@@ -67,7 +69,8 @@ def main() -> int:
     train_manifest, test_manifest = write_elpv_manifests(os.path.join(args.work, "manifests"), seed=args.seed)
     config = TrainConfig(task="classification", train_manifest=train_manifest, test_manifest=test_manifest,
                          output=package, name="elpv", image_size=args.image_size, epochs=args.epochs,
-                         seed=args.seed, views=args.views, threads=args.threads)
+                         seed=args.seed, views=args.views, threads=args.threads,
+                         mirror_tta=args.tta)
     started = time.monotonic()
     result = train_model(config)
     train_seconds = time.monotonic() - started
@@ -79,6 +82,7 @@ def main() -> int:
         "dataset": "elpv-dataset: probability 0 normal, 1 anomalous; stratified 80/20 split, seed %d" % args.seed,
         "counts": result.manifest.training["counts"],
         "config": {"image_size": args.image_size, "epochs": config.effective_epochs, "views": args.views,
+                   "mirror_tta": args.tta, "batch_size": config.effective_batch_size,
                    "threads": args.threads, "backbone": result.manifest.backbone},
         "threshold": result.manifest.threshold,
         "ROCAUC": m.roc_auc, "AveragePrecision": m.average_precision, "F1Score": m.f1,

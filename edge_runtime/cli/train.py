@@ -17,13 +17,15 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--task", required=True, choices=("classification", "segmentation"))
     parser.add_argument("--output", required=True, help="model package folder to create (must be new or empty)")
     parser.add_argument("--name", default="model", help="model name (later the component name)")
-    parser.add_argument("--epochs", type=int, default=None, help="training epochs (default: 12 classification, "
+    parser.add_argument("--epochs", type=int, default=None, help="training epochs (default: 6 classification, "
                         "25 segmentation)")
     parser.add_argument("--seed", type=int, default=0, help="split and training seed")
     parser.add_argument("--image-size", type=int, default=224, help="network input side in pixels")
     parser.add_argument("--batch-size", type=int, default=None, help="default: 64 classification, 8 segmentation")
     parser.add_argument("--views", type=int, default=4, help="augmented views per training image (1..8: "
                         "mirrors and 90-degree rotations)")
+    parser.add_argument("--tta", action="store_true", help="classification: score the image and its mirror "
+                        "image and average (steadier scores, twice the inference cost)")
     parser.add_argument("--backbone", default="efficientnet-lite0", help="efficientnet-lite0 (default) or tiny")
     parser.add_argument("--backbone-weights", default=None, help="state dict (.pth) replacing the default "
                         "ImageNet weights of --backbone")
@@ -44,7 +46,7 @@ def run_train(args: argparse.Namespace) -> int:
     config = TrainConfig(
         task=args.task, train_manifest=args.manifest, test_manifest=args.test_manifest, output=args.output,
         name=args.name, image_size=args.image_size, epochs=args.epochs, seed=args.seed,
-        batch_size=args.batch_size, views=args.views, backbone=args.backbone,
+        batch_size=args.batch_size, views=args.views, mirror_tta=args.tta, backbone=args.backbone,
         backbone_weights=args.backbone_weights, threads=args.threads, quiet=args.quiet)
     result = train_model(config)
     manifest = result.manifest

@@ -1,8 +1,8 @@
 """Pluggable backbones: a str Enum plus a registry, one small builder per entry.
 
 A backbone is a chain of stages; some stages are *taps* whose outputs the heads read (multi-scale
-features at strides 8, 16 and 32). The chain form lets training run the frozen first stages once,
-cache their output, and train only the later stages and the heads on it.
+features at strides 8, 16 and 32). Training keeps the backbone frozen, runs it once per image and
+view, and trains only the heads on the cached taps.
 
 Users with their own weights pass `weights` (a torch state dict of the underlying network); nothing is
 ever downloaded.
@@ -36,7 +36,7 @@ class BackboneInfo:
 
 
 class StageChain(nn.Module):
-    """Sequential stages; `run(x, start, stop)` returns the last output and the tap outputs seen."""
+    """Sequential stages; the forward pass returns the outputs of the tap stages, shallowest first."""
 
     def __init__(self, stages: Sequence[nn.Module], taps: Sequence[int], info: BackboneInfo) -> None:
         super().__init__()
@@ -44,18 +44,13 @@ class StageChain(nn.Module):
         self.taps = tuple(taps)
         self.info = info
 
-    def run(self, x: torch.Tensor, start: int = 0, stop: Optional[int] = None
-            ) -> Tuple[torch.Tensor, List[torch.Tensor]]:
+    def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
         outputs = []
-        stop = len(self.stages) if stop is None else stop
-        for index in range(start, stop):
-            x = self.stages[index](x)
+        for index, stage in enumerate(self.stages):
+            x = stage(x)
             if index in self.taps:
                 outputs.append(x)
-        return x, outputs
-
-    def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
-        return self.run(x)[1]
+        return outputs
 
 
 def _load_state(module: nn.Module, path: str) -> None:

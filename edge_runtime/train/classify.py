@@ -31,13 +31,14 @@ def feature_flip(taps: List[torch.Tensor], rng: np.random.Generator) -> List[tor
 
 @torch.no_grad()
 def head_scores(head: PooledClassifierHead, cache: FeatureCache, batch_size: int = 128) -> np.ndarray:
-    """Probabilities for the view-0 rows (the untransformed images) of a cache."""
+    """Probability per image, averaged over the cache's views (one view: no test-time augmentation)."""
     head.eval()
     out = []
-    for start in range(0, cache.images_per_view, batch_size):
-        stop = min(start + batch_size, cache.images_per_view)
+    for start in range(0, len(cache.labels), batch_size):
+        stop = min(start + batch_size, len(cache.labels))
         out.append(torch.sigmoid(head([t[start:stop].float() for t in cache.taps])))
-    return torch.cat(out).numpy().astype(np.float64)
+    per_row = torch.cat(out).numpy().astype(np.float64)
+    return per_row.reshape(cache.views, cache.images_per_view).mean(axis=0)
 
 
 def _epoch(head: PooledClassifierHead, cache: FeatureCache, optimiser: torch.optim.Optimizer,
@@ -62,8 +63,13 @@ def _epoch(head: PooledClassifierHead, cache: FeatureCache, optimiser: torch.opt
 
 
 def train_classifier(backbone: StageChain, fit: FeatureCache, val: Optional[FeatureCache], epochs: int,
-                     batch_size: int, seed: int, quiet: bool = False) -> Tuple[ClassifierNet, List[float]]:
-    """Returns the network (frozen backbone + best head) and the training loss per epoch."""
+                     batch_size: int, seed: int, quiet: bool = False, mirror_tta: bool = False
+                     ) -> Tuple[ClassifierNet, List[float]]:
+    """Returns the network (frozen backbone + best head) and the training loss per epoch.
+
+    `val` holds the views the exported network averages over (the image, and its mirror with
+    `mirror_tta`), so the epoch is chosen on exactly the scores the package will produce.
+    """
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     head = PooledClassifierHead(backbone.info.tap_channels)
@@ -79,7 +85,7 @@ def train_classifier(backbone: StageChain, fit: FeatureCache, val: Optional[Feat
         losses.append(_epoch(head, fit, optimiser, schedule, batch_size, pos_weight, rng))
         note = "loss %.4f" % losses[-1]
         if val is not None:
-            auc = roc_auc(val.labels.numpy(), head_scores(head, val))
+            auc = roc_auc(val.labels[:val.images_per_view].numpy(), head_scores(head, val))
             note += " val ROC AUC %.4f" % auc
             if auc >= best_auc or auc != auc:
                 best_auc, best_state = auc, copy.deepcopy(head.state_dict())
@@ -88,4 +94,4 @@ def train_classifier(backbone: StageChain, fit: FeatureCache, val: Optional[Feat
         progress.step(note=note)
     head.load_state_dict(best_state)
     head.eval()
-    return ClassifierNet(backbone, head).eval(), losses
+    return ClassifierNet(backbone, head, mirror_tta).eval(), losses

@@ -11,7 +11,7 @@ from edge_runtime.modelpkg.manifest import TASKS
 from edge_runtime.train.backbones import backbone_names
 
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9-_.]{0,127}$")  # a Greengrass component name later
-DEFAULT_EPOCHS = {"classification": 12, "segmentation": 25}
+DEFAULT_EPOCHS = {"classification": 6, "segmentation": 25}
 DEFAULT_BATCH = {"classification": 64, "segmentation": 8}  # the decoder learns best from many small steps
 
 
@@ -34,6 +34,7 @@ class TrainConfig:
     val_fraction: float = 0.2  # part of the training images held out to calibrate the threshold
     threads: int = 2
     views: int = 4  # cached augmented views of each training image (flips / rotations)
+    mirror_tta: bool = False  # classification: score = mean over the image and its mirror image
     quiet: bool = False
 
     def __post_init__(self) -> None:
@@ -55,6 +56,8 @@ class TrainConfig:
             raise InvalidArgument("--name must match [a-zA-Z0-9][a-zA-Z0-9-_.]{0,127}, got %r" % self.name)
         if not 1 <= self.views <= 8:
             raise InvalidArgument("views must be within 1..8, got %d" % self.views)
+        if self.mirror_tta and self.task != "classification":
+            raise InvalidArgument("--tta is for classification models only")
         if self.threads < 1:
             raise InvalidArgument("threads must be >= 1, got %d" % self.threads)
 

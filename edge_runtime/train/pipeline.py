@@ -54,12 +54,14 @@ def _train_network(config: TrainConfig, backbone: StageChain, plan: DataPlan, fi
                    spec: InputSpec) -> Tuple[torch.nn.Module, np.ndarray, List[float]]:
     """(network, validation scores, loss per epoch); the backbone stays frozen, its taps are cached."""
     views = views_for(config.views, spec.width == spec.height)
-    frozen = len(backbone.stages)
-    fit_cache = build_cache(backbone, fit.images, fit.labels, fit.masks, spec, frozen, views, quiet=config.quiet)
-    val_cache = build_cache(backbone, val.images, val.labels, val.masks, spec, frozen, [0], quiet=config.quiet)
+    fit_cache = build_cache(backbone, fit.images, fit.labels, fit.masks, spec, views, quiet=config.quiet,
+                            threads=config.threads)
+    val_views = [0, 4] if config.mirror_tta else [0]  # exactly what the exported network averages
+    val_cache = build_cache(backbone, val.images, val.labels, val.masks, spec, val_views, quiet=config.quiet,
+                            threads=config.threads)
     if config.task == "classification":
         net, losses = train_classifier(backbone, fit_cache, val_cache, config.effective_epochs,
-                                       config.effective_batch_size, config.seed, config.quiet)
+                                       config.effective_batch_size, config.seed, config.quiet, config.mirror_tta)
         return net, head_scores(net.head, val_cache), losses
     seg_net, losses = train_segmenter(backbone, fit_cache, len(plan.mask_classes) + 1, config.effective_epochs,
                                       config.effective_batch_size, config.seed, config.quiet)
@@ -81,6 +83,7 @@ def _training_summary(config: TrainConfig, plan: DataPlan, spec: InputSpec, loss
         "epochs": config.effective_epochs,
         "batch_size": config.effective_batch_size,
         "views": len(views_for(config.views, spec.width == spec.height)),
+        "mirror_tta": config.mirror_tta,
         "validation_fraction": config.val_fraction,
         "loss_per_epoch": [round(v, 6) for v in losses],
         "validation": validation,

@@ -35,7 +35,7 @@ class Progress:
         self._last = now
         elapsed = now - self._start
         eta = elapsed / self.done * (self.total - self.done) if self.done else 0.0
-        print("[%s] %d/%d %s elapsed %s eta %s" % (self.phase, self.done, self.total,
+        print("[%s] %d/%d %selapsed %s eta %s" % (self.phase, self.done, self.total,
                                                      (note + " ") if note else "", format_seconds(elapsed),
                                                      format_seconds(eta)), file=self.stream, flush=True)
 

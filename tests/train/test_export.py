@@ -82,3 +82,20 @@ def test_user_weights_are_loaded_and_checked(tmp_path: Path) -> None:
         build_backbone("tiny", 64, str(bad))
     with pytest.raises(InvalidArgument, match="not found"):
         build_backbone("tiny", 64, str(tmp_path / "absent.pth"))
+
+
+def test_mirror_tta_averages_image_and_mirror_and_exports(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    backbone = build_backbone("tiny", 64)
+    head = PooledClassifierHead(backbone.info.tap_channels)
+    plain = ClassifierNet(backbone, head).eval()
+    tta = ClassifierNet(backbone, head, mirror_tta=True).eval()
+    batch = _batch(3, 64)
+    with torch.no_grad():
+        x = torch.from_numpy(batch)
+        expected = (plain(x) + plain(x.flip(3))) / 2
+        np.testing.assert_allclose(tta(x).numpy(), expected.numpy(), atol=1e-6)
+    path = str(tmp_path / "tta.onnx")
+    export_onnx(tta, path, "classification", 64, 64)
+    assert verify_onnx(tta, path, batch, "classification", ATOL) <= ATOL
+    assert onnx_outputs(path, batch[:1])["score"].shape == (1,)

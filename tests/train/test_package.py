@@ -15,7 +15,7 @@ from edge_runtime.modelpkg.manifest import CALIBRATION_FILE, MANIFEST_FILE, MODE
 from edge_runtime.runtime.factory import PredictorOptions, create_predictor
 from edge_runtime.train.data import load_image_set
 from edge_runtime.train.features import normalise
-from edge_runtime.train.pipeline import TrainResult
+from edge_runtime.train.pipeline import TrainResult, train_model
 from edge_runtime.train.plan import plan_data
 
 from .conftest import tiny_config
@@ -94,3 +94,22 @@ def test_threshold_is_calibrated_on_the_validation_part(classification_package: 
     assert abs(threshold - manifest.threshold) <= 2e-4
     assert f1 == manifest.training["validation"]["F1Score"]
     assert normalise(val.images[:1], manifest.input).shape == (1, 3, 64, 64)
+
+
+def test_mirror_tta_package_scores_what_validation_chose(small_synth: SyntheticPaths, tmp_path) -> None:
+    """With --tta the validation cache holds two views per image; the package's runtime scores (image and
+    mirror averaged by the network) must reproduce the stored threshold and validation F1."""
+    config = tiny_config("classification", small_synth.classification_train, small_synth.classification_test,
+                         tmp_path / "tta", mirror_tta=True)
+    result = train_model(config)
+    manifest = result.manifest
+    assert manifest.training["mirror_tta"] is True
+    plan = plan_data(config)
+    val = load_image_set(plan.val, manifest.input, quiet=True)
+    predictor, _ = create_predictor(load_package(result.package_dir),
+                                    PredictorOptions(max_batch_size=len(val), prefer_gpu=False))
+    predictor.load()
+    scores = [p.score for p in predictor.predict(list(val.images))]
+    threshold, f1 = best_f1_threshold(val.labels, scores)
+    assert abs(threshold - manifest.threshold) <= 2e-4
+    assert abs(f1 - manifest.training["validation"]["F1Score"]) <= 1e-9
