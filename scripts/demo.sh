@@ -4,7 +4,7 @@
 # deploy with the nucleus harness -> start the model -> detect.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[[ "${SKIP_SETUP:-0}" == 1 ]] || scripts/setup.sh
+if [[ "${SKIP_SETUP:-0}" != 1 || ! -x .venv/bin/python ]]; then scripts/setup.sh; fi
 . .venv/bin/activate
 
 OUT=${DEMO_OUT:-demo-output}
