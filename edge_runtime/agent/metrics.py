@@ -10,7 +10,7 @@ import bisect
 import json
 import os
 import threading
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 LATENCY_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
@@ -62,6 +62,14 @@ class ModelMetrics:
         self.queue_time = Histogram(LATENCY_BUCKETS_S)
         self.inference_time = Histogram(LATENCY_BUCKETS_S)
         self.request_time = Histogram(LATENCY_BUCKETS_S)
+        self.backend = ""  # e.g. onnxruntime-cpu, tensorrt; set when the model starts
+        self.backend_note = ""  # why that backend (a fallback's reason)
+        self._copies: Optional[Callable[[], Dict[str, int]]] = None  # GPU path: host copies of frame bytes
+
+    def set_backend(self, backend: str, note: str, copies: Optional[Callable[[], Dict[str, int]]] = None) -> None:
+        """Record which predictor serves the model; `copies` returns the GPU path's copy-counter snapshot."""
+        with self.lock:
+            self.backend, self.backend_note, self._copies = backend, note, copies
 
     def begin_request(self) -> None:
         with self.lock:
@@ -84,7 +92,10 @@ class ModelMetrics:
 
     def to_dict(self) -> Dict[str, Any]:
         with self.lock:
-            return {
+            copies = self._copies
+            data = {
+                "backend": self.backend,
+                "backend_note": self.backend_note,
                 "requests": dict(self.requests),
                 "in_flight": self.in_flight,
                 "batches": self.batches,
@@ -93,6 +104,8 @@ class ModelMetrics:
                 "inference_time_seconds": self.inference_time.to_dict(),
                 "request_time_seconds": self.request_time.to_dict(),
             }
+        data["frame_copies"] = copies() if copies is not None else None
+        return data
 
 
 class AgentMetrics:
@@ -149,6 +162,19 @@ def render_prometheus(data: Dict[str, Any], statuses: Dict[str, str]) -> str:
     for name, m in models.items():
         for code, n in sorted(m["requests"].items()):
             lines.append("%srequests_total%s %d" % (PREFIX, _labels(model=name, code=code), n))
+    _family(lines, "model_backend_info", "gauge", "The predictor serving each model (CPU fallback or GPU).")
+    for name, m in models.items():
+        if m.get("backend"):
+            lines.append("%smodel_backend_info%s 1" % (PREFIX, _labels(model=name, backend=m["backend"])))
+    for key, help_text in (
+        ("host_copies", "GPU path: host-side copies of frame bytes (0 per shared-memory frame)."),
+        ("host_copy_bytes", "GPU path: bytes copied on the host while staging frames."),
+        ("zero_copy_frames", "GPU path: frames the kernel read in place, with no host copy."),
+    ):
+        _family(lines, key + "_total", "counter", help_text)
+        for name, m in models.items():
+            if m.get("frame_copies"):
+                lines.append("%s%s_total%s %d" % (PREFIX, key, _labels(model=name), m["frame_copies"][key]))
     _family(lines, "in_flight_requests", "gauge", "DetectAnomalies calls in progress (queued or running).")
     for name, m in models.items():
         lines.append("%sin_flight_requests%s %d" % (PREFIX, _labels(model=name), m["in_flight"]))

@@ -197,6 +197,9 @@ class ModelRegistry:
         message = "RUNNING on %s" % predictor.backend
         if note and not note.startswith("onnxruntime"):
             message += " (%s)" % note
+        counter = getattr(predictor, "copy_counter", None)
+        self.metrics.model(entry.name).set_backend(predictor.backend, note,
+                                                   counter.snapshot if counter is not None else None)
         with entry.lock:
             entry.predictor = predictor
             entry.serving = RunningModel(entry.name, manifest, batcher, palette_lut(manifest.classes))

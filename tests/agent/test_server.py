@@ -160,6 +160,10 @@ def test_metrics_over_admin_rpc_and_http(start_agent, lookout_client):
     assert data["resident_memory_bytes"] > 10 * 1024 * 1024
     assert "# TYPE edge_agent_inference_time_seconds histogram" in reply.prometheus_text
     assert 'edge_agent_model_up{model="classify",status="RUNNING"} 1' in reply.prometheus_text
+    assert data["models"]["classify"]["backend"] == "onnxruntime-cpu"
+    assert data["models"]["classify"]["frame_copies"] is None  # the CPU path has no copy counter
+    assert 'edge_agent_model_backend_info{model="classify",backend="onnxruntime-cpu"} 1' in reply.prometheus_text
+    assert "edge_agent_host_copies_total{" not in reply.prometheus_text
     assert 'edge_agent_request_time_seconds_bucket{model="classify",le="+Inf"} 3' in reply.prometheus_text
     http = MetricsHttpServer(0, lambda: agent.services.metrics.prometheus_text(agent.registry.statuses()))
     port = http.start()
@@ -198,3 +202,33 @@ def test_config_files_and_validation(tmp_path):
     for data, match in bad:
         with pytest.raises(InvalidArgument, match=match):
             config_from_dict(data)
+
+
+def test_metrics_show_the_gpu_paths_backend_note_and_host_copies(start_agent, lookout_client):
+    """The GPU predictor's copy counter and fallback note reach the metrics (here a CPU predictor carrying a
+    real CopyCounter stands in for the TensorRT predictor, which cannot run on this machine)."""
+    from edge_runtime.modelpkg.loader import load_package
+    from edge_runtime.runtime.factory import PredictorOptions, create_predictor
+    from edge_runtime.runtime.gpu.copy_counter import CopyCounter
+
+    counter = CopyCounter()
+
+    def factory(folder):
+        package = load_package(folder)
+        predictor, _ = create_predictor(package, PredictorOptions(max_batch_size=4))
+        predictor.copy_counter = counter
+        return predictor, "TensorRT path unavailable (no CUDA device); using the CPU path", package.manifest
+
+    pb2, _ = lookout_client
+    agent = start_agent(predictor_factory=factory)
+    description = agent.start_and_wait(pb2, "classify")
+    assert "no CUDA device" in description.status_message
+    batch = counter.begin(3)
+    batch.add(1, 1000)  # frame 1 staged through pinned memory, frames 0 and 2 read in place
+    counter.commit(batch)
+    prometheus, data = agent.metrics()
+    model = data["models"]["classify"]
+    assert model["backend_note"].startswith("TensorRT path unavailable")
+    assert model["frame_copies"] == {"frames": 3, "host_copies": 1, "host_copy_bytes": 1000, "zero_copy_frames": 2}
+    assert 'edge_agent_host_copies_total{model="classify"} 1' in prometheus
+    assert 'edge_agent_zero_copy_frames_total{model="classify"} 2' in prometheus
