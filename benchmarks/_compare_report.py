@@ -103,9 +103,9 @@ def scenario_markdown(key: str, sc: Dict[str, Any]) -> List[str]:
 def markdown(data: Dict[str, Any]) -> str:
     m, st = data["machine"], data["settings"]
     lines = ["# Agent vs in-process ONNX Runtime vs LitServe (issue 7)", "",
-             "Measured %s on %d CPUs (%s), ONNX Runtime %s, LitServe %s. The CPU is shared with other jobs "
-             "(load average %s at the start, %s at the end; another job trained a model throughout): "
-             "compare the ratios, and treat absolute numbers as this box on a busy day."
+             "Measured %s on %d CPUs (%s), ONNX Runtime %s, LitServe %s. Servers and their client threads "
+             "share these CPUs (load average %s at the start, %s at the end): compare the ratios, and treat "
+             "absolute numbers as this box's."
              % (data["created"], m["cpu_count"], m["platform"], m["onnxruntime"], data["litserve_version"],
                 m["loadavg_1_5_15"], data["loadavg_end"]), ""]
     for key, sc in data["scenarios"].items():
