@@ -17,6 +17,18 @@ def _figure():  # type: ignore[no-untyped-def]
     return Figure(figsize=(5, 4.5), dpi=100)
 
 
+def _finish(fig, ax, path: str, xlabel: str, ylabel: str, title: str, legend: str) -> None:  # type: ignore[no-untyped-def]
+    """Unit-square axes, labels, title and legend, then the PNG."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_title(title)
+    ax.legend(loc=legend)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
 def write_roc_plot(path: str, labels: ArrayLike, scores: ArrayLike, metrics: ImageMetrics,
                    title: str) -> None:
     fpr, tpr = roc_curve(np.asarray(labels), np.asarray(scores))
@@ -24,14 +36,7 @@ def write_roc_plot(path: str, labels: ArrayLike, scores: ArrayLike, metrics: Ima
     ax = fig.add_subplot(1, 1, 1)
     ax.plot(fpr, tpr, lw=2, label="ROC AUC %.4f" % metrics.roc_auc)
     ax.plot([0, 1], [0, 1], ls="--", lw=1, color="grey")
-    ax.set_xlabel("false positive rate")
-    ax.set_ylabel("true positive rate")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.02)
-    ax.set_title(title)
-    ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path)
+    _finish(fig, ax, path, "false positive rate", "true positive rate", title, "lower right")
 
 
 def write_pr_plot(path: str, labels: ArrayLike, scores: ArrayLike, metrics: ImageMetrics,
@@ -43,11 +48,4 @@ def write_pr_plot(path: str, labels: ArrayLike, scores: ArrayLike, metrics: Imag
             label="AP %.4f" % metrics.average_precision)
     ax.plot([metrics.recall], [metrics.precision], "o", color="red",
             label="threshold %.4f: F1 %.3f" % (metrics.threshold, metrics.f1))
-    ax.set_xlabel("recall")
-    ax.set_ylabel("precision")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.02)
-    ax.set_title(title)
-    ax.legend(loc="lower left")
-    fig.tight_layout()
-    fig.savefig(path)
+    _finish(fig, ax, path, "recall", "precision", title, "lower left")

@@ -81,12 +81,10 @@ class TapRunner:
         return list(self._session.run(self._names, {"image": batch}))
 
 
-def build_cache(chain: StageChain, images: np.ndarray, labels: np.ndarray, masks: Optional[np.ndarray],
-                spec: InputSpec, views: Sequence[int], batch_size: int = 16, quiet: bool = False,
-                threads: int = 2) -> FeatureCache:
+def build_cache(runner: TapRunner, images: np.ndarray, labels: np.ndarray, masks: Optional[np.ndarray],
+                spec: InputSpec, views: Sequence[int], batch_size: int = 16, quiet: bool = False) -> FeatureCache:
     """Tap outputs for every view of every image, float16, in preallocated tensors."""
     n = len(images)
-    runner = TapRunner(chain, spec, threads)
     progress = Progress("features", n * len(views), quiet=quiet)
     taps: List[torch.Tensor] = []
     for v_index, view in enumerate(views):

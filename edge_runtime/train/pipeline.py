@@ -23,7 +23,7 @@ from edge_runtime.train.classify import head_scores, train_classifier
 from edge_runtime.train.config import TrainConfig
 from edge_runtime.train.data import ImageSet, load_image_set
 from edge_runtime.train.export import export_onnx, verify_onnx
-from edge_runtime.train.features import build_cache, normalise, views_for
+from edge_runtime.train.features import TapRunner, build_cache, normalise, views_for
 from edge_runtime.train.package import check_output_free, staged_package, write_calibration
 from edge_runtime.train.plan import DataPlan, plan_data
 from edge_runtime.train.progress import Progress, format_seconds
@@ -54,11 +54,11 @@ def _train_network(config: TrainConfig, backbone: StageChain, plan: DataPlan, fi
                    spec: InputSpec) -> Tuple[torch.nn.Module, np.ndarray, List[float]]:
     """(network, validation scores, loss per epoch); the backbone stays frozen, its taps are cached."""
     views = views_for(config.views, spec.width == spec.height)
-    fit_cache = build_cache(backbone, fit.images, fit.labels, fit.masks, spec, views, quiet=config.quiet,
-                            threads=config.threads)
+    runner = TapRunner(backbone, spec, config.threads)  # the frozen backbone, exported to ONNX once
+    fit_cache = build_cache(runner, fit.images, fit.labels, fit.masks, spec, views, quiet=config.quiet)
     val_views = [0, 4] if config.mirror_tta else [0]  # exactly what the exported network averages
-    val_cache = build_cache(backbone, val.images, val.labels, val.masks, spec, val_views, quiet=config.quiet,
-                            threads=config.threads)
+    val_cache = build_cache(runner, val.images, val.labels, val.masks, spec, val_views, quiet=config.quiet)
+    del runner
     if config.task == "classification":
         net, losses = train_classifier(backbone, fit_cache, val_cache, config.effective_epochs,
                                        config.effective_batch_size, config.seed, config.quiet, config.mirror_tta)

@@ -76,6 +76,17 @@ def test_calibration_images_are_training_images_at_input_size(classification_pac
     assert 1 <= len(images) <= 64
 
 
+def _rederive_threshold(package_dir: str, plan, manifest: ModelManifest):  # type: ignore[no-untyped-def]
+    """(validation images, threshold, F1) from the package's runtime scores on the plan's held-out part."""
+    val = load_image_set(plan.val, manifest.input, quiet=True)
+    predictor, _ = create_predictor(load_package(package_dir),
+                                    PredictorOptions(max_batch_size=len(val), prefer_gpu=False))
+    predictor.load()
+    scores = [p.score for p in predictor.predict(list(val.images))]
+    threshold, f1 = best_f1_threshold(val.labels, scores)
+    return val, threshold, f1
+
+
 def test_threshold_is_calibrated_on_the_validation_part(classification_package: TrainResult,
                                                         small_synth: SyntheticPaths, tmp_path) -> None:
     """Re-derive the held-out part, score it through the runtime and recover the stored threshold."""
@@ -85,12 +96,7 @@ def test_threshold_is_calibrated_on_the_validation_part(classification_package: 
     lines = lambda samples: {s.line for s in samples}  # noqa: E731
     assert not lines(plan.val) & lines(plan.fit)
     assert manifest.training["validation"]["images"] == len(plan.val) > 0
-    val = load_image_set(plan.val, manifest.input, quiet=True)
-    predictor, _ = create_predictor(load_package(classification_package.package_dir),
-                                    PredictorOptions(max_batch_size=len(val), prefer_gpu=False))
-    predictor.load()
-    scores = [p.score for p in predictor.predict(list(val.images))]
-    threshold, f1 = best_f1_threshold(val.labels, scores)
+    val, threshold, f1 = _rederive_threshold(classification_package.package_dir, plan, manifest)
     assert abs(threshold - manifest.threshold) <= 2e-4
     assert f1 == manifest.training["validation"]["F1Score"]
     assert normalise(val.images[:1], manifest.input).shape == (1, 3, 64, 64)
@@ -104,12 +110,6 @@ def test_mirror_tta_package_scores_what_validation_chose(small_synth: SyntheticP
     result = train_model(config)
     manifest = result.manifest
     assert manifest.training["mirror_tta"] is True
-    plan = plan_data(config)
-    val = load_image_set(plan.val, manifest.input, quiet=True)
-    predictor, _ = create_predictor(load_package(result.package_dir),
-                                    PredictorOptions(max_batch_size=len(val), prefer_gpu=False))
-    predictor.load()
-    scores = [p.score for p in predictor.predict(list(val.images))]
-    threshold, f1 = best_f1_threshold(val.labels, scores)
+    _, threshold, f1 = _rederive_threshold(result.package_dir, plan_data(config), manifest)
     assert abs(threshold - manifest.threshold) <= 2e-4
     assert abs(f1 - manifest.training["validation"]["F1Score"]) <= 1e-9
