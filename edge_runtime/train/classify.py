@@ -18,6 +18,7 @@ from edge_runtime.train.backbones import StageChain
 from edge_runtime.train.features import FeatureCache
 from edge_runtime.train.heads import ClassifierNet, PooledClassifierHead
 from edge_runtime.train.progress import Progress
+from edge_runtime.train.schedule import one_cycle
 
 
 def feature_flip(taps: List[torch.Tensor], rng: np.random.Generator) -> List[torch.Tensor]:
@@ -77,7 +78,7 @@ def train_classifier(backbone: StageChain, fit: FeatureCache, val: Optional[Feat
     pos_weight = torch.tensor((len(fit.labels) - positives) / max(positives, 1.0))
     optimiser = torch.optim.AdamW(head.parameters(), lr=2e-3, weight_decay=1e-2)
     steps = epochs * ((len(fit.labels) + batch_size - 1) // batch_size)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=2e-3, total_steps=steps, pct_start=0.2)
+    schedule = one_cycle(optimiser, 2e-3, steps, 0.2)
     progress = Progress("train", epochs, quiet=quiet, every=0.0)
     best_auc, best_state = -1.0, copy.deepcopy(head.state_dict())
     losses = []

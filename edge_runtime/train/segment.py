@@ -17,6 +17,7 @@ from edge_runtime.train.backbones import StageChain
 from edge_runtime.train.features import FeatureCache
 from edge_runtime.train.heads import SegmentationDecoder, SegmenterNet, anomaly_score, upsample_logits
 from edge_runtime.train.progress import Progress
+from edge_runtime.train.schedule import one_cycle
 
 
 def class_weights(masks: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -51,7 +52,7 @@ def train_segmenter(backbone: StageChain, cache: FeatureCache, num_classes: int,
     optimiser = torch.optim.AdamW(decoder.parameters(), lr=3e-3, weight_decay=1e-4)
     rows = len(cache.labels)
     steps = epochs * ((rows + batch_size - 1) // batch_size)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=3e-3, total_steps=steps, pct_start=0.15)
+    schedule = one_cycle(optimiser, 3e-3, steps, 0.15)
     progress = Progress("train", epochs, quiet=quiet, every=0.0)
     losses = []
     size = tuple(cache.masks.shape[-2:])

@@ -75,3 +75,31 @@ def test_progress_prints_eta_on_stderr(capsys: pytest.CaptureFixture[str]) -> No
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith("[train] 1/2 loss 0.5 elapsed") and "eta" in err[0]
     assert err[1].startswith("[train] 2/2")
+
+
+@pytest.mark.parametrize("steps", [1, 2, 3, 4, 5, 6, 9, 10, 50])
+def test_lr_schedule_runs_for_short_trainings(steps: int) -> None:
+    """One epoch over a small dataset is a handful of steps: torch's OneCycleLR alone divided by zero."""
+    import torch
+
+    from edge_runtime.train.schedule import one_cycle
+
+    optimiser = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=2e-3)
+    schedule = one_cycle(optimiser, 2e-3, steps, 0.2)
+    rates = []
+    for _ in range(steps):
+        optimiser.step()
+        schedule.step()
+        rates.append(optimiser.param_groups[0]["lr"])
+    assert all(0 < r <= 2e-3 + 1e-12 for r in rates[:-1]), rates
+
+
+def test_one_epoch_training_completes(small_synth, tmp_path: Path) -> None:
+    from edge_runtime.train.pipeline import train_model
+
+    from .conftest import tiny_config
+
+    result = train_model(tiny_config("classification", small_synth.classification_train,
+                                     small_synth.classification_test,
+                                     tmp_path / "one", epochs=1, views=1))
+    assert result.manifest.training["epochs"] == 1
