@@ -21,6 +21,7 @@ DEVICE_GLOBS = [
     "edge_runtime/__main__.py",
     "edge_runtime/errors.py",
     "edge_runtime/shm.py",
+    "edge_runtime/staging.py",
     "edge_runtime/modelpkg/*.py",
     "edge_runtime/runtime/**/*.py",
     "edge_runtime/agent/**/*.py",

@@ -33,6 +33,7 @@ from edge_runtime.compiler.versions import format_version
 from edge_runtime.errors import AlreadyExists, CompileError
 from edge_runtime.modelpkg.loader import BUILD_FILE
 from edge_runtime.modelpkg.manifest import CALIBRATION_FILE, MANIFEST_FILE, ModelManifest, read_manifest
+from edge_runtime.staging import staged_folder
 
 Progress = Callable[[str], None]
 MachineProbe = Callable[[], Tuple[Optional[BuildMachine], str]]
@@ -73,13 +74,7 @@ def compile_package(
     if os.path.isfile(os.path.join(model_dir, BUILD_FILE)):
         raise CompileError("%s is already a compiled package; compile the plain package training wrote" % model_dir)
     output_dir = os.path.abspath(output_dir)
-    if os.path.exists(output_dir) and os.listdir(output_dir) and not settings.overwrite:
-        raise AlreadyExists("%s exists and is not empty; choose another output or replace it (--force)" % output_dir)
-    parent = os.path.dirname(output_dir)
-    os.makedirs(parent, exist_ok=True)
-    work = tempfile.mkdtemp(prefix=".%s.tmp-" % os.path.basename(output_dir), dir=parent)
-    try:
-        os.chmod(work, 0o755)
+    with staged_folder(output_dir, replace=settings.overwrite, refuse=_taken) as work:
         progress("compiling %s for %s" % (model_dir, target.describe()))
         files = _copy_package(model_dir, manifest, work)
         if target.kind == TargetKind.CPU:
@@ -88,10 +83,6 @@ def compile_package(
             build = _nvidia_build(work, manifest, target, settings, progress, machine_probe)
         build["artifacts"] = [_artifact(work, name, role) for name, role in files + build.pop("_new_files")]
         _write_json(os.path.join(work, BUILD_FILE), build)
-        _publish(work, output_dir)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
     progress("wrote %s" % output_dir)
     return CompileResult(output_dir=output_dir, build=build)
 
@@ -187,13 +178,5 @@ def _write_json(path: str, data: Dict[str, Any]) -> None:
         fh.write("\n")
 
 
-def _publish(work: str, output_dir: str) -> None:
-    """Rename the finished folder into place; an existing output is swapped out, then removed."""
-    old = None
-    if os.path.exists(output_dir):
-        old = tempfile.mkdtemp(prefix=".%s.old-" % os.path.basename(output_dir), dir=os.path.dirname(output_dir))
-        os.rmdir(old)
-        os.replace(output_dir, old)
-    os.replace(work, output_dir)
-    if old:
-        shutil.rmtree(old, ignore_errors=True)
+def _taken(output_dir: str) -> AlreadyExists:
+    return AlreadyExists("%s exists and is not empty; choose another output or replace it (--force)" % output_dir)

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -23,6 +21,7 @@ import numpy as np
 from edge_runtime.datasets.images import color_to_rgb, write_png
 from edge_runtime.datasets.types import MaskClass
 from edge_runtime.errors import InvalidArgument
+from edge_runtime.staging import staged_folder
 
 CLASSES = (MaskClass("scratch", "#23A436"), MaskClass("dent", "#14A3B3"), MaskClass("crack", "#F76902"))
 CREATION_DATE = "2020-11-10T03:37:09.600"
@@ -269,27 +268,20 @@ def _paths(root: str) -> SyntheticPaths:
     )
 
 
+def _not_free(root: str) -> InvalidArgument:
+    return InvalidArgument("output folder %s exists and is not empty; choose another or overwrite it" % root)
+
+
 def write_synthetic_dataset(output_dir: str, seed: int = 0, config: Optional[SynthConfig] = None,
                             overwrite: bool = False) -> SyntheticPaths:
     """Write images/, masks/ and four manifests under `output_dir`, all or nothing (`seed` when no config)."""
     config = config or SynthConfig(seed=seed)
     root = os.path.abspath(str(output_dir))
-    if os.path.exists(root) and (not os.path.isdir(root) or (os.listdir(root) and not overwrite)):
-        raise InvalidArgument("output folder %s exists and is not empty; choose another or overwrite it" % root)
-    parent = os.path.dirname(root)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix="." + os.path.basename(root) + ".tmp-", dir=parent)
-    try:
+    with staged_folder(root, replace=overwrite, refuse=_not_free) as tmp:
         staged = _paths(tmp)
         for split, counts in (("train", (config.normal_train, config.anomalous_train)),
                               ("test", (config.normal_test, config.anomalous_test))):
             classification, segmentation = _write_split(tmp, config, split, counts)
             _write_manifest(getattr(staged, "classification_" + split), classification)
             _write_manifest(getattr(staged, "segmentation_" + split), segmentation)
-        if os.path.exists(root):
-            shutil.rmtree(root)
-        os.rename(tmp, root)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return _paths(root)

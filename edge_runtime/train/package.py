@@ -1,4 +1,4 @@
-"""Write a model package all or nothing: everything goes to a temp folder beside --output, then one rename.
+"""Write a model package all or nothing (edge_runtime.staging): a temp folder beside --output, then one rename.
 
 On any failure the temp folder is removed and --output is left exactly as it was (absent or empty).
 """
@@ -6,45 +6,29 @@ On any failure the temp folder is removed and --output is left exactly as it was
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
-from contextlib import contextmanager
-from typing import Iterator
+from typing import ContextManager
 
 import numpy as np
 
 from edge_runtime.errors import InvalidArgument
 from edge_runtime.modelpkg.manifest import CALIBRATION_FILE
+from edge_runtime.staging import check_free, staged_folder
 
 MAX_CALIBRATION_IMAGES = 64
 
 
+def _not_free(output: str) -> InvalidArgument:
+    return InvalidArgument("output folder %s is not empty; choose a new folder for the model package" % output)
+
+
 def check_output_free(output: str) -> None:
     """--output must be absent or an empty folder: a package is never mixed with other files."""
-    if os.path.isdir(output):
-        if os.listdir(output):
-            raise InvalidArgument("output folder %s is not empty; choose a new folder for the model package" % output)
-    elif os.path.exists(output):
-        raise InvalidArgument("output %s exists and is not a folder" % output)
+    check_free(os.path.abspath(output), _not_free)
 
 
-@contextmanager
-def staged_package(output: str) -> Iterator[str]:
+def staged_package(output: str) -> ContextManager[str]:
     """Yield a temp folder; on normal exit it becomes `output`, on an exception it disappears."""
-    output = os.path.abspath(output)
-    check_output_free(output)
-    parent = os.path.dirname(output)
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix="." + os.path.basename(output) + ".tmp-", dir=parent)
-    try:
-        yield staging
-        check_output_free(output)  # nobody wrote there meanwhile
-        if os.path.isdir(output):
-            os.rmdir(output)
-        os.rename(staging, output)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    return staged_folder(output, refuse=_not_free)
 
 
 def write_calibration(package_dir: str, images: np.ndarray, seed: int = 0) -> str:
