@@ -78,6 +78,11 @@ def scenario_markdown(key: str, sc: Dict[str, Any]) -> List[str]:
     for name, sca in r["scaling"].items():
         lines.append("| %s: throughput at %d clients / at %d | %.2fx | |" % (name, sca["to"], sca["from"],
                                                                           sca["factor"]))
+    idle = ["%s %s%%" % (name, res[name].get("idle_cpu_percent")) for name in SERIES
+            if res[name].get("idle_cpu_percent") is not None]
+    if idle:
+        lines += ["", "CPU used with no requests in flight (same 3 s window for all; 100% = one core): "
+                  + ", ".join(idle) + ". The two agent series are one process."]
     lines += ["", "| series | clients | throughput vs LitServe | p99 ms | LitServe p99 ms | p99 equal or lower |",
               "|---|---|---|---|---|---|"]
     for name, rows in r["vs_litserve"].items():
@@ -115,7 +120,10 @@ def markdown(data: Dict[str, Any]) -> str:
               "(`edge_runtime.bench.runner.run_load`) for every series. All four servers are up at once and "
               "measured interleaved: for each of %d rounds and each concurrency, every series runs %.0f s, in "
               "an order rotated each time, so the drifting background load of the shared CPU hits all of them "
-              "alike; each cell pools its rounds (%.0f s warm-up per series first)."
+              "alike; each cell pools its rounds (%.0f s warm-up per series first). LitServe's process group "
+              "is paused (SIGSTOP) while the other series run and resumed 0.3 s before its own cells: idle, "
+              "it keeps using CPU (see the idle line), which would otherwise be taken from whichever series "
+              "is being measured. Our agent idles at about 0%% and is never paused."
               % (st["rounds"], st["duration_s"], st["warmup_s"]),
               "- In-process: `load_package` + `create_predictor` behind the agent's own `Batcher` (max batch 8, "
               "2 ms wait), client threads in the same process; no serialisation, no socket: the ceiling.",

@@ -4,12 +4,18 @@ On a CPU shared with other jobs the background load drifts by the minute; measur
 all concurrencies and then the next would hand each server a different machine. Here all servers
 are up at once; for each round and concurrency the series run in a rotated order, and each
 (series, concurrency) cell merges its rounds: latencies pooled, requests and time summed.
+
+A server that burns CPU while idle would take that CPU from whichever series is being measured.
+LitServe does (its worker polls its queues: about a fifth of a core here), so a target with
+`pause()`/`resume()` is paused (SIGSTOP to its process group) while any other series runs, and
+resumed for its own cells. Each series' idle CPU is measured first, with nothing paused, and
+reported: on a device it is CPU the line software does not get.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 from _common import log
@@ -22,30 +28,67 @@ from edge_runtime.bench.targets import Counters
 Cell = List[Tuple[Load, Counters, Counters, Dict[str, Any]]]
 
 
+IDLE_SAMPLE_S = 3.0
+RESUME_SETTLE_S = 0.3
+
+
 def measure_interleaved(targets: Dict[str, Any], frame: np.ndarray, concurrency: Tuple[int, ...],
-                        duration_s: float, warmup_s: float, rounds: int) -> Tuple[Dict[str, Any], Dict[str, Any]]:
-    """(levels per series, merged Loads per series for the plots)."""
+                        duration_s: float, warmup_s: float, rounds: int
+                        ) -> Tuple[Dict[str, Any], Dict[str, Any], Dict[str, Optional[float]]]:
+    """(levels per series, merged Loads per series for the plots, idle CPU % per series)."""
     progress = Progress()
     names = list(targets)
     workers = {name: [t.worker() for _ in range(max(concurrency))] for name, t in targets.items()}
     cells: Dict[str, Dict[int, Cell]] = {name: {c: [] for c in concurrency} for name in names}
     try:
-        for name in names:
+        for name in names:  # warm every series (one request each at least) before sampling idle CPU
+            _focus(targets, name)
             load = run_load(workers[name], frame, max(concurrency), warmup_s, progress, name + " warm-up")
             progress.done("%s warm-up: %d requests, %d errors" % (name, load.requests, sum(load.errors.values())))
+        idle = idle_cpu(targets)
         for r in range(rounds):
             log("== round %d of %d" % (r + 1, rounds))
             for i, c in enumerate(concurrency):
                 shift = (r + i) % len(names)
                 for name in names[shift:] + names[:shift]:
+                    _focus(targets, name)
                     cells[name][c].append(_one(targets[name], workers[name], frame, c, duration_s, progress, name))
     finally:
+        for target in targets.values():
+            if hasattr(target, "resume"):
+                target.resume()
         for group in workers.values():
             for worker in group:
                 worker.close()
     levels = {name: [_merge(cells[name][c]) for c in concurrency] for name in names}
     loads = {name: [_merged_load(cells[name][c]) for c in concurrency] for name in names}
-    return levels, loads
+    return levels, loads, idle
+
+
+def idle_cpu(targets: Dict[str, Any], seconds: float = IDLE_SAMPLE_S) -> Dict[str, Optional[float]]:
+    """CPU % each server uses with no requests, all sampled over the same window, nothing paused."""
+    for target in targets.values():
+        if hasattr(target, "resume"):
+            target.resume()
+    time.sleep(RESUME_SETTLE_S)
+    samplers = {name: ProcessSampler(t.pid, gpu=False, children=getattr(t, "process_tree", False))
+                for name, t in targets.items()}
+    for sampler in samplers.values():
+        sampler.start()
+    time.sleep(seconds)
+    idle = {name: sampler.stop()["cpu_percent"] for name, sampler in samplers.items()}
+    log("idle CPU %%: %s" % ", ".join("%s %s" % kv for kv in idle.items()))
+    return idle
+
+
+def _focus(targets: Dict[str, Any], name: str) -> None:
+    """Pause every pausable target but `name`; resume `name` and let it settle if it was paused."""
+    for other, target in targets.items():
+        if other != name and hasattr(target, "pause"):
+            target.pause()
+    target = targets[name]
+    if hasattr(target, "resume") and target.resume():
+        time.sleep(RESUME_SETTLE_S)
 
 
 def _one(target: Any, workers: List[Any], frame: np.ndarray, c: int, duration_s: float, progress: Progress,

@@ -35,6 +35,7 @@ class LitServeProcess:
         self.package = package
         self.process: Optional[subprocess.Popen] = None
         self.url = "http://127.0.0.1:%d" % self.port
+        self.paused = False
 
     def __enter__(self) -> "LitServeProcess":
         app = os.path.join(ROOT, "benchmarks", "_litserve_app.py")
@@ -68,10 +69,26 @@ class LitServeProcess:
             time.sleep(0.3)
         raise RuntimeError("LitServe did not become healthy in 120 s")
 
+    def pause(self) -> None:
+        """SIGSTOP the whole group (LitServe's idle workers poll and would use CPU meant for others)."""
+        if self.process is not None and not self.paused:
+            os.killpg(self.process.pid, signal.SIGSTOP)
+            self.paused = True
+
+    def resume(self) -> bool:
+        """SIGCONT the group; True if it was paused."""
+        if self.process is None or not self.paused:
+            return False
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGCONT)
+        self.paused = False
+        return True
+
     def __exit__(self, *exc: object) -> None:
         """Stop LitServe and the workers it forked: the whole process group this class started."""
         if self.process is None:
             return
+        self.resume()  # a stopped process would not act on SIGTERM
         pgid = self.process.pid  # start_new_session: the group id is the leader's pid
         for sig, wait_s in ((signal.SIGTERM, 20.0), (signal.SIGKILL, 10.0)):
             with contextlib.suppress(ProcessLookupError):
@@ -127,6 +144,12 @@ class LitServeTarget:
 
     def counters(self) -> Counters:
         return Counters()  # LitServe exposes no batch metrics
+
+    def pause(self) -> None:
+        self.server.pause()
+
+    def resume(self) -> bool:
+        return self.server.resume()
 
     def close(self) -> None:
         pass

@@ -58,9 +58,10 @@ def measure(package: str, frame: np.ndarray, concurrency: Tuple[int, ...], durat
         for target in targets.values():
             target.open()
             stack.callback(target.close)
-        levels, loads = measure_interleaved(targets, frame, concurrency, duration_s, warmup_s, rounds)
+        levels, loads, idle = measure_interleaved(targets, frame, concurrency, duration_s, warmup_s, rounds)
         described = {name: t.description for name, t in targets.items()}
-    return {name: {"target": described[name], "levels": lv} for name, lv in levels.items()}, loads
+    return {name: {"target": described[name], "levels": lv, "idle_cpu_percent": idle.get(name)}
+            for name, lv in levels.items()}, loads
 
 
 SCENARIOS = {
