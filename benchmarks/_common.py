@@ -105,7 +105,8 @@ def _mkdir(path: str) -> None:
 class AgentProcess:
     """`python -m edge_runtime agent` in its own process with a models root of symlinks; SIGTERM to stop."""
 
-    def __init__(self, packages: Dict[str, str], batching: Optional[Dict[str, Any]] = None) -> None:
+    def __init__(self, packages: Dict[str, str], batching: Optional[Dict[str, Any]] = None,
+                 models: Optional[Dict[str, Any]] = None) -> None:
         self.dir = tempfile.mkdtemp(prefix="bench-agent-", dir="/tmp")  # short: Unix socket paths are limited
         self.socket = os.path.join(self.dir, "agent.sock")
         self.target = "unix://" + self.socket
@@ -113,7 +114,8 @@ class AgentProcess:
         os.makedirs(root)
         for name, folder in packages.items():
             os.symlink(os.path.abspath(folder), os.path.join(root, name))
-        config = {"server": {"socket": self.target}, "models": {"models_root": root, "autostart": False},
+        config = {"server": {"socket": self.target},
+                  "models": dict(models or {}, models_root=root, autostart=False),
                   "batching": dict(batching or {})}
         self.config_path = os.path.join(self.dir, "agent.json")
         with open(self.config_path, "w") as fh:

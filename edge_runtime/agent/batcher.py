@@ -5,6 +5,10 @@ at most `max_wait_ms` counted from when that oldest request arrived (so a reques
 waited while the predictor was busy is not held back further). The queue is bounded: when it is
 full, `submit` refuses with ResourceExhausted instead of growing without bound. Outputs are checked
 one-to-one against inputs. The original agent ran one request at a time per model.
+
+With `workers` > 1 (a predictor with several instances, see runtime/cpu_predictor.py) that many
+worker threads gather and run batches from the same queue, so one batch is gathered and preprocessed
+while another is in the network.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ class Batcher:
         config: BatchingConfig,
         metrics: Optional[ModelMetrics] = None,
         max_batch_size: Optional[int] = None,
+        workers: int = 1,
     ) -> None:
         self.name = name
         self._predict = predict
@@ -64,15 +69,18 @@ class Batcher:
         self._metrics = metrics or ModelMetrics()
         self._queue: "queue.Queue[object]" = queue.Queue(maxsize=config.queue_size)
         self._stopping = threading.Event()
-        self._thread: Optional[threading.Thread] = None
+        self.workers = max(1, workers)
+        self._threads: List[threading.Thread] = []
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="batcher-%s" % self.name, daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._run, name="batcher-%s-%d" % (self.name, i), daemon=True)
+                         for i in range(self.workers)]
+        for thread in self._threads:
+            thread.start()
 
     def submit(self, frame: np.ndarray, deadline: Optional[float] = None) -> "Future[Prediction]":
         """Queue one RGB frame; `deadline` is on time.monotonic(). Never blocks."""
-        if self._stopping.is_set() or self._thread is None:
+        if self._stopping.is_set() or not self._threads:
             raise FailedPrecondition("model %s is not running (it is stopping)" % self.name)
         request = _Request(frame, deadline)
         try:
@@ -85,20 +93,19 @@ class Batcher:
         return request.future
 
     def stop(self, timeout: Optional[float] = None) -> None:
-        """Finish what is queued, then stop the worker. Requests arriving later are refused."""
+        """Finish what is queued, then stop the workers. Requests arriving later are refused."""
         self._stopping.set()
-        thread = self._thread
-        if thread is None:
-            return
         end = None if timeout is None else time.monotonic() + timeout
-        while thread.is_alive():
-            try:
-                self._queue.put(_STOP, timeout=0.1)
-                break
-            except queue.Full:
-                if end is not None and time.monotonic() > end:
+        for thread in self._threads:  # one _STOP per worker; each worker takes exactly one
+            while thread.is_alive():
+                try:
+                    self._queue.put(_STOP, timeout=0.1)
                     break
-        thread.join(None if end is None else max(0.0, end - time.monotonic()))
+                except queue.Full:
+                    if end is not None and time.monotonic() > end:
+                        break
+        for thread in self._threads:
+            thread.join(None if end is None else max(0.0, end - time.monotonic()))
         self._fail_leftovers()
 
     @property
@@ -119,7 +126,8 @@ class Batcher:
                 self._fail([r for r in batch if not r.future.done()], InferenceError("batcher failed"))
             if stop:
                 break
-        self._fail_leftovers()
+        # leftovers are failed by stop() once every worker is out: draining here could take
+        # another worker's _STOP and leave it waiting forever
 
     def _collect(self, first: _Request) -> Tuple[List[_Request], bool]:
         batch = [first]

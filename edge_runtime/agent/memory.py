@@ -29,8 +29,12 @@ def physical_memory_bytes() -> int:
         return 4 * 1024 * MB
 
 
-def estimate_model_bytes(package_dir: str, manifest: Optional[ModelManifest], max_batch_size: int) -> int:
-    """Bytes a running model will need; `manifest` may be None when it cannot be read yet."""
+def estimate_model_bytes(package_dir: str, manifest: Optional[ModelManifest], max_batch_size: int,
+                         instances: int = 1) -> int:
+    """Bytes a running model will need; `manifest` may be None when it cannot be read yet.
+
+    Each instance is its own session with its own buffers; weights are counted once per instance too
+    (ONNX Runtime keeps a copy per session)."""
     weights = 0
     for entry in os.scandir(package_dir):
         if entry.name.endswith(MODEL_FILE_SUFFIXES) and entry.is_file():
@@ -38,7 +42,7 @@ def estimate_model_bytes(package_dir: str, manifest: Optional[ModelManifest], ma
     buffers = 0
     if manifest is not None:
         buffers = max_batch_size * 3 * manifest.input.width * manifest.input.height * (4 + 1)
-    return int(weights * WEIGHT_FACTOR) + buffers + SESSION_OVERHEAD_BYTES
+    return max(1, instances) * (int(weights * WEIGHT_FACTOR) + buffers + SESSION_OVERHEAD_BYTES)
 
 
 class MemoryBudget:

@@ -169,7 +169,8 @@ class ModelRegistry:
             if entry.status not in (STOPPED, FAILED):
                 raise FailedPrecondition("model %s is %s; StartModel needs STOPPED or FAILED" % (name, entry.status))
             manifest = _try_manifest(folder)
-            self.budget.reserve(name, estimate_model_bytes(folder, manifest, self.batching.max_batch_size))
+            self.budget.reserve(name, estimate_model_bytes(folder, manifest, self.batching.max_batch_size,
+                                                           self.config.instances))
             entry.status, entry.message = STARTING, "loading and warming up"
             entry.loader = threading.Thread(target=self._load, args=(entry, folder), name="load-%s" % name, daemon=True)
             entry.loader.start()
@@ -183,7 +184,7 @@ class ModelRegistry:
             predictor.load()
             predictor.warmup()
             batcher = Batcher(entry.name, predictor.predict, self.batching, self.metrics.model(entry.name),
-                              predictor.max_batch_size)
+                              predictor.max_batch_size, workers=getattr(predictor, "instances", 1))
             batcher.start()
         except Exception as exc:  # any failure to load is the model's FAILED state, with the reason
             log.warning("model %s failed to start: %s", entry.name, exc, exc_info=not isinstance(exc, EdgeRuntimeError))
@@ -280,6 +281,7 @@ class ModelRegistry:
             max_batch_size=self.batching.max_batch_size,
             intra_op_threads=self.config.intra_op_threads,
             prefer_gpu=self.config.prefer_gpu,
+            instances=self.config.instances,
         )
         predictor, note = create_predictor(package, options)
         return predictor, note, package.manifest

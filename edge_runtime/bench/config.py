@@ -53,6 +53,7 @@ class TargetSpec:
     agent_pid: int = 0  # 0: find it (SO_PEERCRED on a Unix socket) or go without process stats
     max_batch_size: int = 8  # in-process only: the batcher's settings (the agent's defaults)
     max_wait_ms: float = 2.0
+    instances: int = 1  # in-process only: predictor instances (the agent's models.instances)
 
     def __post_init__(self) -> None:
         if self.kind not in TARGET_KINDS:
@@ -67,6 +68,8 @@ class TargetSpec:
             raise InvalidArgument("--transport shm needs the agent on this machine (--socket), not %s" % self.kind)
         if self.agent_pid < 0:
             raise InvalidArgument("--agent-pid must be a process id, got %d" % self.agent_pid)
+        if not 1 <= self.instances <= 16:
+            raise InvalidArgument("instances must be 1..16, got %d" % self.instances)
         if not 1 <= self.max_batch_size <= 256:
             raise InvalidArgument("max batch size must be 1..256, got %d" % self.max_batch_size)
 

@@ -10,7 +10,6 @@ every request it sent was seen, and how requests were batched.
 from __future__ import annotations
 
 import os
-import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Optional, Tuple
 
@@ -130,20 +129,21 @@ class InProcessTarget:
         self._predictor: Any = None
         self._batcher: Any = None
         self._metrics: Any = None
-        self._lock = threading.Lock()
 
     @property
     def description(self) -> Dict[str, Any]:
         return {"kind": "in-process", "location": os.path.abspath(self.spec.location), "model": self.spec.model,
                 "transport": "in-process", "pid": self.pid, "backend": self.backend,
-                "batching": "agent Batcher" if self._batcher is not None else "none (batch 1 per thread)"}
+                "batching": "agent Batcher" if self._batcher is not None else "none (batch 1 per thread)",
+                "instances": self.spec.instances}
 
     def open(self) -> None:
         from edge_runtime.modelpkg.loader import load_package
         from edge_runtime.runtime.factory import PredictorOptions, create_predictor
 
         package = load_package(self.spec.location)
-        predictor, _ = create_predictor(package, PredictorOptions(max_batch_size=self.spec.max_batch_size))
+        options = PredictorOptions(max_batch_size=self.spec.max_batch_size, instances=self.spec.instances)
+        predictor, _ = create_predictor(package, options)
         predictor.load()
         predictor.warmup()
         self._predictor = predictor
@@ -160,8 +160,7 @@ class InProcessTarget:
             return Worker(call, lambda: None)
 
         def call_unbatched(frame: np.ndarray) -> Any:
-            with self._lock:  # a predictor reuses one input buffer: one call at a time
-                return self._predictor.predict([frame])[0]
+            return self._predictor.predict([frame])[0]  # waits for a free instance (each has its own buffer)
 
         return Worker(call_unbatched, lambda: None)
 
@@ -191,6 +190,7 @@ def _start_batcher(spec: TargetSpec, predictor: Any) -> Tuple[Any, Any]:
         return None, None
     config = BatchingConfig(max_batch_size=spec.max_batch_size, max_wait_ms=spec.max_wait_ms, queue_size=4096)
     metrics = ModelMetrics()
-    batcher = Batcher(spec.model, predictor.predict, config, metrics, max_batch_size=predictor.max_batch_size)
+    batcher = Batcher(spec.model, predictor.predict, config, metrics, max_batch_size=predictor.max_batch_size,
+                      workers=getattr(predictor, "instances", 1))
     batcher.start()
     return batcher, metrics

@@ -32,6 +32,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--output", default="", metavar="DIR", help="write bench.json and PNG plots here")
     parser.add_argument("--max-batch-size", type=int, default=8, help="--in-process batcher (default: %(default)s)")
     parser.add_argument("--max-wait-ms", type=float, default=2.0, help="--in-process batcher (default: %(default)s)")
+    parser.add_argument("--instances", type=int, default=1,
+                        help="--in-process: sessions running batches side by side, like the agent's "
+                             "models.instances (default: %(default)s)")
     parser.add_argument("--tls-ca", default="", help="--address: CA certificate of the agent's TLS certificate")
     parser.add_argument("--tls-cert", default="", help="--address: client certificate (mutual TLS)")
     parser.add_argument("--tls-key", default="", help="--address: client key (mutual TLS)")
@@ -48,7 +51,8 @@ def _target_spec(args: argparse.Namespace) -> Any:
     else:
         kind, location = "socket", args.socket or DEFAULT_SOCKET
     return TargetSpec(kind=kind, location=location, model=args.model, transport=args.transport,
-                      agent_pid=args.agent_pid, max_batch_size=args.max_batch_size, max_wait_ms=args.max_wait_ms)
+                      agent_pid=args.agent_pid, max_batch_size=args.max_batch_size, max_wait_ms=args.max_wait_ms,
+                      instances=args.instances)
 
 
 def _credentials(args: argparse.Namespace) -> Any:

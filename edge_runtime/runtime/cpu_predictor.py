@@ -1,8 +1,17 @@
-"""The CPU path: OpenCV/numpy preprocessing, an Engine, numpy postprocessing."""
+"""The CPU path: OpenCV/numpy preprocessing, an Engine, numpy postprocessing.
+
+A CpuPredictor may hold several instances of the engine (separate ONNX Runtime sessions, each with
+its own input buffer). `predict` is then safe to call from that many threads at once: each call
+takes a free instance, so batches run side by side instead of queueing behind one session. On a
+small CPU two single-threaded sessions keep the cores busier than one two-threaded session (one
+batch's preprocessing, Python work and the serial parts of the network overlap the other's
+inference): the agent's `models.instances`, like Triton's instance_group count.
+"""
 
 from __future__ import annotations
 
-from typing import List, Sequence
+import queue
+from typing import List, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -11,40 +20,57 @@ from edge_runtime.runtime.postprocess import predictions_from_outputs
 from edge_runtime.runtime.preprocess import preprocess_batch
 from edge_runtime.runtime.types import Engine, Prediction
 
+_Slot = Tuple[Engine, np.ndarray]
+
 
 class CpuPredictor:
     """Preprocess on the CPU into a reused batch buffer, run the engine, postprocess."""
 
-    def __init__(self, manifest: ModelManifest, engine: Engine) -> None:
+    def __init__(self, manifest: ModelManifest, engine: Union[Engine, Sequence[Engine]]) -> None:
         self.manifest = manifest
-        self.engine = engine
-        self.max_batch_size = engine.max_batch_size
-        self._buffer = np.empty(0, dtype=np.float32)
+        self.engines: List[Engine] = list(engine) if isinstance(engine, (list, tuple)) else [engine]  # type: ignore[list-item]
+        if not self.engines:
+            raise ValueError("a CpuPredictor needs at least one engine")
+        self.engine = self.engines[0]
+        self.max_batch_size = self.engine.max_batch_size
+        self._free: "queue.Queue[_Slot]" = queue.Queue()
 
     @property
     def backend(self) -> str:
         return self.engine.backend
 
+    @property
+    def instances(self) -> int:
+        """How many `predict` calls can run at once (the agent starts one batch worker per instance)."""
+        return len(self.engines)
+
     def load(self) -> None:
         spec = self.manifest.input
-        self.engine.load()
-        self._buffer = np.empty((self.max_batch_size, 3, spec.height, spec.width), dtype=np.float32)
+        for engine in self.engines:
+            engine.load()
+            self._free.put((engine, np.empty((self.max_batch_size, 3, spec.height, spec.width), dtype=np.float32)))
 
     def warmup(self) -> None:
         spec = self.manifest.input
         frame = np.zeros((spec.height, spec.width, 3), dtype=np.uint8)
-        for n in sorted({1, self.max_batch_size}):
-            self.predict([frame] * n)
+        for _ in self.engines:  # each call takes the instance that waited longest: every one runs
+            for n in sorted({1, self.max_batch_size}):
+                self.predict([frame] * n)
 
     def predict(self, frames: Sequence[np.ndarray]) -> List[Prediction]:
         if not frames:
             return []
         if len(frames) > self.max_batch_size:
             raise ValueError("batch of %d exceeds max batch size %d" % (len(frames), self.max_batch_size))
-        batch = preprocess_batch(frames, self.manifest.input, out=self._buffer)
-        outputs = self.engine.infer(batch)
+        engine, buffer = slot = self._free.get()
+        try:
+            batch = preprocess_batch(frames, self.manifest.input, out=buffer)
+            outputs = engine.infer(batch)
+        finally:
+            self._free.put(slot)
         sizes = [(f.shape[1], f.shape[0]) for f in frames]
         return predictions_from_outputs(outputs, sizes, self.manifest)
 
     def close(self) -> None:
-        self.engine.close()
+        for engine in self.engines:
+            engine.close()

@@ -7,10 +7,12 @@ status message and in its metrics.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from typing import Tuple
 
 from edge_runtime.modelpkg.loader import LoadedPackage
+from edge_runtime.modelpkg.manifest import ModelManifest
 from edge_runtime.runtime.cpu_predictor import CpuPredictor
 from edge_runtime.runtime.ort_engine import OrtEngine
 from edge_runtime.runtime.types import Predictor
@@ -21,8 +23,30 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class PredictorOptions:
     max_batch_size: int = 8
-    intra_op_threads: int = 0  # 0: ONNX Runtime's default
+    intra_op_threads: int = 0  # per instance; 0: ONNX Runtime's default, or the CPUs split among instances
     prefer_gpu: bool = True
+    instances: int = 1  # CPU path: sessions that run batches side by side (TensorRT: always 1)
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (a container's or taskset's limit, not the machine's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
+def threads_per_instance(options: PredictorOptions) -> int:
+    """ONNX Runtime intra-op threads for each instance (0 = its default: one per core)."""
+    if options.intra_op_threads or options.instances <= 1:
+        return options.intra_op_threads
+    return max(1, available_cpus() // options.instances)
+
+
+def cpu_predictor(manifest: ModelManifest, onnx_path: str, options: PredictorOptions) -> CpuPredictor:
+    threads = threads_per_instance(options)
+    engines = [OrtEngine(onnx_path, options.max_batch_size, threads) for _ in range(max(1, options.instances))]
+    return CpuPredictor(manifest, engines)
 
 
 def create_predictor(package: LoadedPackage, options: PredictorOptions) -> Tuple[Predictor, str]:
@@ -38,7 +62,8 @@ def create_predictor(package: LoadedPackage, options: PredictorOptions) -> Tuple
                 return predictor, note
         log.warning(note)
         onnx_path = (package.build or {}).get("onnx_path") or package.model_path
-        engine = OrtEngine(onnx_path, options.max_batch_size, options.intra_op_threads)
-        return CpuPredictor(package.manifest, engine), note
-    engine = OrtEngine(package.model_path, options.max_batch_size, options.intra_op_threads)
-    return CpuPredictor(package.manifest, engine), "onnxruntime"
+        return cpu_predictor(package.manifest, onnx_path, options), note
+    note = "onnxruntime"
+    if options.instances > 1:
+        note += ", %d instances x %d threads" % (options.instances, threads_per_instance(options))
+    return cpu_predictor(package.manifest, package.model_path, options), note
