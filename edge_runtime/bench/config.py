@@ -69,7 +69,10 @@ class TargetSpec:
         if self.agent_pid < 0:
             raise InvalidArgument("--agent-pid must be a process id, got %d" % self.agent_pid)
         if not 1 <= self.instances <= 16:
-            raise InvalidArgument("instances must be 1..16, got %d" % self.instances)
+            raise InvalidArgument("--instances must be 1..16, got %d" % self.instances)
+        if self.instances != 1 and self.kind != "in-process":
+            raise InvalidArgument("--instances applies to --in-process; a running agent takes models.instances "
+                                  "from its own config")
         if not 1 <= self.max_batch_size <= 256:
             raise InvalidArgument("max batch size must be 1..256, got %d" % self.max_batch_size)
 

@@ -59,13 +59,15 @@ def test_bench_against_the_agent(agent, tmp_path, capsys, transport):
     assert "c=4" in captured.err  # the progress display
 
 
-def test_bench_in_process_uses_the_agents_batcher(tiny_packages, tmp_path, capsys):
+@pytest.mark.parametrize("instances", [1, 2])
+def test_bench_in_process_uses_the_agents_batcher(tiny_packages, tmp_path, capsys, instances):
     out_dir = str(tmp_path / "out")
     rc = main(["bench", "--model", "classify", "--in-process", tiny_packages["classify"], "--output", out_dir,
-               *SHORT])
+               "--instances", str(instances), *SHORT])
     assert rc == 0, capsys.readouterr().err
     result = _read_json(os.path.join(out_dir, "bench.json"))
     assert result["target"]["kind"] == "in-process" and result["target"]["batching"] == "agent Batcher"
+    assert result["target"]["instances"] == instances
     for lv in result["levels"]:
         assert lv["ok"] == lv["requests"] == lv["server"]["frames"] > 0
     assert result["totals"]["requests"] == result["totals"]["server_requests"]
@@ -86,6 +88,8 @@ def test_bench_bad_settings_exit_non_zero_with_one_clear_line(agent, tmp_path, c
         (["bench", "--model", "segment", "--socket", str(tmp_path / "none.sock")], "is `edge-runtime agent"),
         (["bench", "--model", "m", "--in-process", str(tmp_path), "--transport", "shm"], "--socket"),
         (["bench", "--model", "m", "--in-process", str(tmp_path)], "not a model package"),
+        (base + ["--model", "segment", "--instances", "2"], "models.instances"),
+        (["bench", "--model", "m", "--in-process", str(tmp_path), "--instances", "0"], "--instances must be 1..16"),
     ]
     with EdgeAgentClient(agent.address) as client:
         client.stop_model("classify")
