@@ -96,8 +96,10 @@ class Batcher:
         """Finish what is queued, then stop the workers. Requests arriving later are refused."""
         self._stopping.set()
         end = None if timeout is None else time.monotonic() + timeout
-        for thread in self._threads:  # one _STOP per worker; each worker takes exactly one
-            while thread.is_alive():
+        # One _STOP per live worker. Any idle worker may take any _STOP, so count first and never
+        # ask which thread a marker was "for"; spare markers are drained by _fail_leftovers.
+        for _ in range(sum(t.is_alive() for t in self._threads)):
+            while any(t.is_alive() for t in self._threads):
                 try:
                     self._queue.put(_STOP, timeout=0.1)
                     break

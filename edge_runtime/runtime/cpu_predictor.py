@@ -34,6 +34,7 @@ class CpuPredictor:
         self.engine = self.engines[0]
         self.max_batch_size = self.engine.max_batch_size
         self._free: "queue.Queue[_Slot]" = queue.Queue()
+        self._loaded = False
 
     @property
     def backend(self) -> str:
@@ -45,16 +46,19 @@ class CpuPredictor:
         return len(self.engines)
 
     def load(self) -> None:
+        if self._loaded:
+            return
         spec = self.manifest.input
         for engine in self.engines:
             engine.load()
             self._free.put((engine, np.empty((self.max_batch_size, 3, spec.height, spec.width), dtype=np.float32)))
+        self._loaded = True
 
     def warmup(self) -> None:
         spec = self.manifest.input
         frame = np.zeros((spec.height, spec.width, 3), dtype=np.uint8)
-        for _ in self.engines:  # each call takes the instance that waited longest: every one runs
-            for n in sorted({1, self.max_batch_size}):
+        for n in sorted({1, self.max_batch_size}):
+            for _ in self.engines:  # each call takes the instance that waited longest: every one runs each size
                 self.predict([frame] * n)
 
     def predict(self, frames: Sequence[np.ndarray]) -> List[Prediction]:
@@ -62,6 +66,8 @@ class CpuPredictor:
             return []
         if len(frames) > self.max_batch_size:
             raise ValueError("batch of %d exceeds max batch size %d" % (len(frames), self.max_batch_size))
+        if not self._loaded:
+            raise RuntimeError("predictor not loaded")
         engine, buffer = slot = self._free.get()
         try:
             batch = preprocess_batch(frames, self.manifest.input, out=buffer)

@@ -62,8 +62,11 @@ def create_predictor(package: LoadedPackage, options: PredictorOptions) -> Tuple
                 return predictor, note
         log.warning(note)
         onnx_path = (package.build or {}).get("onnx_path") or package.model_path
-        return cpu_predictor(package.manifest, onnx_path, options), note
-    note = "onnxruntime"
-    if options.instances > 1:
-        note += ", %d instances x %d threads" % (options.instances, threads_per_instance(options))
-    return cpu_predictor(package.manifest, package.model_path, options), note
+        return cpu_predictor(package.manifest, onnx_path, options), note + _instances_note(options)
+    return cpu_predictor(package.manifest, package.model_path, options), "onnxruntime" + _instances_note(options)
+
+
+def _instances_note(options: PredictorOptions) -> str:
+    if options.instances <= 1:
+        return ""
+    return ", %d instances x %d threads" % (options.instances, threads_per_instance(options))

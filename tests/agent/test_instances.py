@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -171,3 +172,61 @@ def test_agent_serves_a_model_with_two_instances(start_agent, lookout_client):
     stats = data["models"]["segment"]
     assert stats["requests"]["OK"] == 60
     assert "2 instances x %d threads" % max(1, len(os.sched_getaffinity(0)) // 2) in stats["backend_note"]
+
+
+def test_stop_ends_a_busy_worker_even_when_an_idle_one_takes_the_first_stop_marker():
+    """Any idle worker may take any stop marker. A pause after each put lets the idle worker take the
+    first one before stop() looks again; every worker must still get one (here: the busy one)."""
+    gate = threading.Event()
+
+    def slow(frames):
+        assert gate.wait(10)
+        return [Prediction(score=1.0) for _ in frames]
+
+    batcher = Batcher("m", slow, BatchingConfig(max_batch_size=1, max_wait_ms=0), workers=2)
+    batcher.start()
+    busy = batcher.submit(numbered(1))
+    time.sleep(0.1)  # one worker is inside predict, the other waits on the queue
+    put = batcher._queue.put
+
+    def put_then_yield(item, *args, **kwargs):
+        put(item, *args, **kwargs)
+        time.sleep(0.1)
+
+    batcher._queue.put = put_then_yield
+    stopper = threading.Thread(target=batcher.stop)
+    stopper.start()
+    time.sleep(0.3)
+    gate.set()
+    stopper.join(10)
+    assert not stopper.is_alive(), "stop() hung: the busy worker never got a stop marker"
+    assert busy.result(1).score == 1.0
+
+
+class SizeRecordingEngine:
+    backend, max_batch_size = "fake", 4
+
+    def __init__(self):
+        self.sizes = []
+
+    def load(self):
+        pass
+
+    def infer(self, batch):
+        self.sizes.append(len(batch))
+        return {"score": np.zeros(len(batch), np.float32)}
+
+    def close(self):
+        pass
+
+
+def test_warmup_runs_every_batch_size_on_every_instance_and_predict_needs_load(tiny_packages):
+    engines = [SizeRecordingEngine() for _ in range(3)]
+    predictor = CpuPredictor(read_manifest(tiny_packages["classify"]), engines)
+    with pytest.raises(RuntimeError, match="not loaded"):
+        predictor.predict([frame()])
+    predictor.load()
+    predictor.load()  # a second load adds no slots
+    predictor.warmup()
+    assert [sorted(e.sizes) for e in engines] == [[1, 4]] * 3
+    assert predictor._free.qsize() == 3
