@@ -1,24 +1,28 @@
 """Write a folder all or nothing: build it in a hidden folder beside the target, then rename it into place.
 
 Training (model packages), the synthetic dataset writer and the compiler all use `staged_folder`, so a
-failed or interrupted job never leaves a half-written output. The staging folder's name carries the
-writer's PID (`.<name>.tmp-<pid>-<random>`); a later run for the same output removes staging folders
-whose writer is gone (killed with SIGKILL, or the machine lost power), and leaves live ones alone.
-Python 3.8 compatible: the compiler runs on the device.
+failed or interrupted job never leaves a half-written output. The writer holds an exclusive flock on
+its staging folder (`.<name>.tmp-<pid>-<random>`; the PID is for people reading `ls`) while it works;
+a later run for the same output removes staging folders whose lock it can take, i.e. whose writer is
+gone (killed with SIGKILL, out of memory, power lost), and leaves live ones alone, whatever PID
+namespace or container the writer ran in. Python 3.8 compatible: the compiler runs on the device.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
 import tempfile
+import time
 from contextlib import contextmanager
 from typing import Callable, Iterator, Optional
 
 from edge_runtime.errors import EdgeRuntimeError, InvalidArgument
 
 FOLDER_MODE = 0o755  # mkdtemp makes 0700; outputs are read by other users (the agent's service account)
+ABANDONED_AFTER_S = 30.0  # younger staging folders are left alone (their writer may not hold its lock yet)
 
 
 def _not_free(path: str) -> EdgeRuntimeError:
@@ -27,10 +31,16 @@ def _not_free(path: str) -> EdgeRuntimeError:
 
 def check_free(output: str, refuse: Callable[[str], EdgeRuntimeError] = _not_free) -> None:
     """`output` must be absent or an empty folder."""
-    if os.path.isdir(output):
-        if os.listdir(output):
-            raise refuse(output)
-    elif os.path.lexists(output):
+    _check_kind(output)
+    if os.path.isdir(output) and os.listdir(output):
+        raise refuse(output)
+
+
+def _check_kind(output: str) -> None:
+    if os.path.islink(output):
+        raise InvalidArgument("output %s is a symbolic link; give the folder itself (%s)"
+                              % (output, os.path.realpath(output)))
+    if os.path.lexists(output) and not os.path.isdir(output):
         raise InvalidArgument("output %s exists and is not a folder" % output)
 
 
@@ -38,33 +48,37 @@ def _prefix(output: str) -> str:
     return ".%s.tmp-" % os.path.basename(output)
 
 
-def remove_abandoned(output: str) -> int:
-    """Remove staging folders for `output` left by writers that no longer run; returns how many."""
+def remove_abandoned(output: str, min_age_s: float = ABANDONED_AFTER_S) -> int:
+    """Remove staging folders for `output` whose writer is gone (nobody holds their lock); returns how many."""
     parent = os.path.dirname(output)
     # not `<staging>.old`: after a crash between the two renames of a replace, that is the only copy
-    pattern = re.compile(re.escape(_prefix(output)) + r"(\d+)-[A-Za-z0-9_]+$")
+    pattern = re.compile(re.escape(_prefix(output)) + r"\d+-[A-Za-z0-9_]+$")
     removed = 0
     try:
         names = os.listdir(parent)
     except OSError:
         return 0
     for name in names:
-        match = pattern.match(name)
-        if match and not _alive(int(match.group(1))):
-            shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
+        path = os.path.join(parent, name)
+        if pattern.match(name) and not os.path.islink(path) and _abandoned(path, min_age_s):
+            shutil.rmtree(path, ignore_errors=True)
             removed += 1
     return removed
 
 
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
+def _abandoned(path: str, min_age_s: float) -> bool:
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        if time.time() - os.stat(path).st_mtime < min_age_s:
+            return False
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
         return False
-    except PermissionError:  # someone else's process: alive
-        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # held: its writer is alive
+        return False
+    finally:
+        os.close(fd)  # also drops the lock we may have taken
     return True
 
 
@@ -82,25 +96,30 @@ def staged_folder(
     new one, never a mix.
     """
     output = os.path.abspath(output)
-    if not replace:
+    if replace:
+        _check_kind(output)
+    else:
         check_free(output, refuse)
-    elif os.path.lexists(output) and not os.path.isdir(output):
-        raise InvalidArgument("output %s exists and is not a folder" % output)
     parent = os.path.dirname(output)
     os.makedirs(parent, exist_ok=True)
     remove_abandoned(output)
     staging = tempfile.mkdtemp(prefix="%s%d-" % (_prefix(output), os.getpid()), dir=parent)
+    lock = os.open(staging, os.O_RDONLY)
     try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # "a writer is alive" for remove_abandoned
         os.chmod(staging, FOLDER_MODE)
         yield staging
         _publish(staging, output, replace, refuse)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    finally:
+        os.close(lock)
 
 
 def _publish(staging: str, output: str, replace: bool, refuse: Callable[[str], EdgeRuntimeError]) -> None:
     old: Optional[str] = None
+    _check_kind(output)  # nobody put a file or a link there meanwhile
     if replace and os.path.isdir(output) and os.listdir(output):
         old = staging + ".old"
         os.replace(output, old)
@@ -108,6 +127,11 @@ def _publish(staging: str, output: str, replace: bool, refuse: Callable[[str], E
         check_free(output, refuse)  # nobody wrote there meanwhile
         if os.path.isdir(output):
             os.rmdir(output)
-    os.rename(staging, output)
+    try:
+        os.rename(staging, output)
+    except BaseException:
+        if old:  # put the old output back rather than leave none
+            os.replace(old, output)
+        raise
     if old:
         shutil.rmtree(old, ignore_errors=True)

@@ -6,6 +6,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -15,12 +16,6 @@ from edge_runtime.staging import remove_abandoned, staged_folder
 
 def hidden(parent) -> list:
     return sorted(n for n in os.listdir(str(parent)) if n.startswith("."))
-
-
-def dead_pid() -> int:
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    child.wait()
-    return child.pid
 
 
 def test_success_renames_the_staging_folder_into_place(tmp_path):
@@ -103,17 +98,74 @@ def test_a_failed_replace_keeps_the_old_output(tmp_path):
     assert hidden(tmp_path) == []
 
 
+def age(path, seconds=3600):
+    old = time.time() - seconds
+    os.utime(str(path), (old, old))
+
+
 def test_staging_left_by_a_dead_writer_is_removed_and_a_live_ones_kept(tmp_path):
+    """A live writer is one holding the folder's flock, here in another process, as a second job would."""
     out = tmp_path / "pkg"
-    dead = tmp_path / (".pkg.tmp-%d-abc123" % dead_pid())
-    live = tmp_path / (".pkg.tmp-%d-def456" % os.getppid())
-    other = tmp_path / (".other.tmp-%d-abc123" % dead_pid())
-    crash_copy = tmp_path / (".pkg.tmp-%d-abc123.old" % dead_pid())  # the only copy after a crash mid-swap
-    for folder in (dead, live, other, crash_copy):
+    dead = tmp_path / ".pkg.tmp-4242-abc123"
+    live = tmp_path / ".pkg.tmp-4242-def456"
+    young = tmp_path / ".pkg.tmp-4242-ghi789"  # unlocked but just made: its writer may not hold the lock yet
+    other = tmp_path / ".other.tmp-4242-abc123"
+    crash_copy = tmp_path / ".pkg.tmp-4242-abc123.old"  # the only copy after a crash mid-swap
+    for folder in (dead, live, young, other, crash_copy):
         folder.mkdir()
         (folder / "f").write_text("x")
-    with staged_folder(str(out)):
-        pass
-    assert not dead.exists()
-    assert live.exists() and other.exists() and crash_copy.exists()
-    assert remove_abandoned(str(out)) == 0
+    for folder in (dead, live, other, crash_copy):
+        age(folder)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, os, sys, time\n"
+         "fd = os.open(sys.argv[1], os.O_RDONLY); fcntl.flock(fd, fcntl.LOCK_EX)\n"
+         "print('locked', flush=True); time.sleep(60)", str(live)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with staged_folder(str(out)):
+            pass
+        assert not dead.exists()
+        assert live.exists() and young.exists() and other.exists() and crash_copy.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert remove_abandoned(str(out)) == 1  # the live writer is gone now
+    assert not live.exists()
+
+
+def test_a_writers_own_staging_folder_is_locked_while_it_works(tmp_path):
+    out = tmp_path / "pkg"
+    with staged_folder(str(out)) as staging:
+        age(staging)
+        assert remove_abandoned(str(out), min_age_s=0) == 0
+        assert os.path.isdir(staging)
+
+
+def test_a_symbolic_link_as_output_is_refused_before_any_work(tmp_path):
+    real = tmp_path / "real"
+    real.mkdir()
+    link = tmp_path / "pkg"
+    link.symlink_to(real)
+    for replace in (False, True):
+        with pytest.raises(InvalidArgument, match="symbolic link"), staged_folder(str(link), replace=replace):
+            pytest.fail("the body must not run")
+    assert link.is_symlink() and os.listdir(str(real)) == []
+    assert hidden(tmp_path) == []
+
+
+def test_a_failed_swap_puts_the_old_output_back(tmp_path, monkeypatch):
+    import edge_runtime.staging as staging_module
+
+    out = tmp_path / "pkg"
+    out.mkdir()
+    (out / "old-only").write_text("old")
+
+    def failing_rename(src, dst):
+        raise OSError("disk went away")
+
+    monkeypatch.setattr(staging_module.os, "rename", failing_rename)
+    with pytest.raises(OSError, match="disk went away"), staged_folder(str(out), replace=True) as staging:
+        open(os.path.join(staging, "new"), "w").close()
+    monkeypatch.undo()
+    assert os.listdir(str(out)) == ["old-only"]
+    assert hidden(tmp_path) == []
