@@ -77,10 +77,17 @@ def test_output_written_meanwhile_is_not_overwritten(tmp_path):
     assert hidden(tmp_path) == []
 
 
-def test_replace_swaps_the_whole_folder(tmp_path):
+@pytest.fixture
+def old_output(tmp_path):
+    """An existing output folder holding one file, `old-only`."""
     out = tmp_path / "pkg"
     out.mkdir()
     (out / "old-only").write_text("old")
+    return out
+
+
+def test_replace_swaps_the_whole_folder(tmp_path, old_output):
+    out = old_output
     with staged_folder(str(out), replace=True) as staging:
         open(os.path.join(staging, "new"), "w").close()
         assert (out / "old-only").exists()  # the old output stays readable until the swap
@@ -88,10 +95,8 @@ def test_replace_swaps_the_whole_folder(tmp_path):
     assert hidden(tmp_path) == []
 
 
-def test_a_failed_replace_keeps_the_old_output(tmp_path):
-    out = tmp_path / "pkg"
-    out.mkdir()
-    (out / "old-only").write_text("old")
+def test_a_failed_replace_keeps_the_old_output(tmp_path, old_output):
+    out = old_output
     with pytest.raises(ValueError), staged_folder(str(out), replace=True):
         raise ValueError("compile failed")
     assert os.listdir(str(out)) == ["old-only"]
@@ -153,12 +158,10 @@ def test_a_symbolic_link_as_output_is_refused_before_any_work(tmp_path):
     assert hidden(tmp_path) == []
 
 
-def test_a_failed_swap_puts_the_old_output_back(tmp_path, monkeypatch):
+def test_a_failed_swap_puts_the_old_output_back(tmp_path, old_output, monkeypatch):
     import edge_runtime.staging as staging_module
 
-    out = tmp_path / "pkg"
-    out.mkdir()
-    (out / "old-only").write_text("old")
+    out = old_output
 
     def failing_rename(src, dst):
         raise OSError("disk went away")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from dataclasses import dataclass
 from typing import Any, List, Optional, Protocol, Sequence
 
@@ -24,6 +23,7 @@ from edge_runtime.errors import InvalidArgument, require
 from edge_runtime.packaging.artifacts import Artifact
 from edge_runtime.packaging.recipes import recipe_file_name
 from edge_runtime.packaging.request import OutputLocation
+from edge_runtime.staging import staged_folder
 
 LOCAL_BUCKET = "edge-runtime-local-artifacts"
 RECIPES_DIR = "recipes"
@@ -31,6 +31,10 @@ RECIPES_DIR = "recipes"
 
 class PublishError(InvalidArgument):
     """The destination refused or could not be reached; the message names it and the reason."""
+
+
+def _version_taken(folder: str) -> PublishError:
+    return PublishError("%s exists already and is not empty; a published version is never overwritten" % folder)
 
 
 class Destination(Protocol):
@@ -178,14 +182,11 @@ class LocalDestination:
 
     def publish_artifacts(self, name: str, version: str, artifacts: Sequence[Artifact]) -> None:
         final = os.path.join(self.root, name, version)
-        staging = os.path.join(self.root, name, ".%s.partial-%s" % (version, uuid.uuid4().hex[:8]))
         try:
-            os.makedirs(staging)
-            for artifact in artifacts:
-                shutil.copyfile(artifact.path, os.path.join(staging, artifact.file_name))
-            os.rename(staging, final)  # fails if the version appeared meanwhile: never overwrite
+            with staged_folder(final, refuse=_version_taken) as staging:  # never overwrites a version
+                for artifact in artifacts:
+                    shutil.copyfile(artifact.path, os.path.join(staging, artifact.file_name))
         except OSError as exc:
-            shutil.rmtree(staging, ignore_errors=True)
             raise PublishError("writing artifacts to %s failed: %s" % (final, exc)) from exc
         self._written.append(final)
 

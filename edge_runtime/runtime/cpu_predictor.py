@@ -11,7 +11,7 @@ inference): the agent's `models.instances`, like Triton's instance_group count.
 from __future__ import annotations
 
 import queue
-from typing import List, Sequence, Tuple, Union
+from typing import List, Sequence, Tuple
 
 import numpy as np
 
@@ -26,19 +26,18 @@ _Slot = Tuple[Engine, np.ndarray]
 class CpuPredictor:
     """Preprocess on the CPU into a reused batch buffer, run the engine, postprocess."""
 
-    def __init__(self, manifest: ModelManifest, engine: Union[Engine, Sequence[Engine]]) -> None:
-        self.manifest = manifest
-        self.engines: List[Engine] = list(engine) if isinstance(engine, (list, tuple)) else [engine]  # type: ignore[list-item]
-        if not self.engines:
+    def __init__(self, manifest: ModelManifest, engines: Sequence[Engine]) -> None:
+        if not engines:
             raise ValueError("a CpuPredictor needs at least one engine")
-        self.engine = self.engines[0]
-        self.max_batch_size = self.engine.max_batch_size
+        self.manifest = manifest
+        self.engines: List[Engine] = list(engines)
+        self.max_batch_size = self.engines[0].max_batch_size
         self._free: "queue.Queue[_Slot]" = queue.Queue()
         self._loaded = False
 
     @property
     def backend(self) -> str:
-        return self.engine.backend
+        return self.engines[0].backend
 
     @property
     def instances(self) -> int:
