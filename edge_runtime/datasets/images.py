@@ -14,7 +14,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from edge_runtime.datasets.types import MaskClass
+from edge_runtime.datasets.types import MaskClass, Sample
 from edge_runtime.errors import DatasetError, require
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -179,3 +179,12 @@ def write_png(path: str, rgb: np.ndarray) -> None:
     """Write an RGB uint8 array as PNG (cv2 wants BGR)."""
     if not cv2.imwrite(path, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
         raise DatasetError("cannot write PNG", path)
+
+
+def class_lookup(sample: Sample, classes: Sequence[MaskClass]) -> np.ndarray:
+    """Map a line's own colour-map order (1..k) to the project's class indices (by name)."""
+    index_by_name: Dict[str, int] = {c.name: i for i, c in enumerate(classes, start=1)}
+    lut = np.zeros(256, dtype=np.uint8)
+    for local, cls in enumerate(sample.mask_classes, start=1):
+        lut[local] = index_by_name.get(cls.name, 0)  # a class unknown to training counts as background
+    return lut

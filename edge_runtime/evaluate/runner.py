@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Sequence, Tuple
 
 import numpy as np
 
-from edge_runtime.datasets.images import load_image, load_mask, mask_to_labels
+from edge_runtime.datasets.images import class_lookup, load_image, load_mask, mask_to_labels
 from edge_runtime.datasets.limits import check_limits
 from edge_runtime.datasets.manifest import read_manifest
 from edge_runtime.datasets.types import MaskClass, Sample
@@ -21,10 +21,9 @@ from edge_runtime.evaluate.metrics import ImageMetrics, PixelAccumulator, PixelC
 from edge_runtime.modelpkg.loader import load_package
 from edge_runtime.modelpkg.manifest import ModelManifest
 from edge_runtime.modelpkg.manifest import read_manifest as read_model_manifest
+from edge_runtime.progress import Progress
 from edge_runtime.runtime.factory import PredictorOptions, create_predictor
 from edge_runtime.runtime.postprocess import decide
-from edge_runtime.train.data import class_lookup  # numpy-only helper shared with training
-from edge_runtime.train.progress import Progress
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,10 @@ import torch
 import torch.nn.functional as F
 
 from edge_runtime.evaluate.metrics import roc_auc
+from edge_runtime.progress import Progress
 from edge_runtime.train.backbones import StageChain
 from edge_runtime.train.features import FeatureCache
 from edge_runtime.train.heads import ClassifierNet, PooledClassifierHead
-from edge_runtime.train.progress import Progress
 from edge_runtime.train.schedule import one_cycle
 
 

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 
-from edge_runtime.datasets.images import load_image, load_mask, mask_to_labels
+from edge_runtime.datasets.images import class_lookup, load_image, load_mask, mask_to_labels
 from edge_runtime.datasets.types import MaskClass, Sample
 from edge_runtime.errors import DatasetError
 from edge_runtime.modelpkg.manifest import InputSpec
+from edge_runtime.progress import Progress
 from edge_runtime.runtime.preprocess import resize_frame
-from edge_runtime.train.progress import Progress
 
 
 @dataclass(frozen=True)
@@ -38,15 +38,6 @@ class ImageSet:
         idx = np.asarray(indices, dtype=np.int64)
         return ImageSet(tuple(self.samples[i] for i in idx), self.images[idx], self.labels[idx],
                         None if self.masks is None else self.masks[idx])
-
-
-def class_lookup(sample: Sample, classes: Sequence[MaskClass]) -> np.ndarray:
-    """Map a line's own colour-map order (1..k) to the project's class indices (by name)."""
-    index_by_name: Dict[str, int] = {c.name: i for i, c in enumerate(classes, start=1)}
-    lut = np.zeros(256, dtype=np.uint8)
-    for local, cls in enumerate(sample.mask_classes, start=1):
-        lut[local] = index_by_name.get(cls.name, 0)  # a class unknown to training counts as background
-    return lut
 
 
 def load_mask_labels(sample: Sample, classes: Sequence[MaskClass], spec: InputSpec) -> np.ndarray:

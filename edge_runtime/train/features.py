@@ -20,9 +20,9 @@ import torch
 
 from edge_runtime.errors import require
 from edge_runtime.modelpkg.manifest import InputSpec
+from edge_runtime.progress import Progress
 from edge_runtime.runtime.preprocess import preprocess_batch
 from edge_runtime.train.backbones import StageChain
-from edge_runtime.train.progress import Progress
 
 VIEW_ORDER = (0, 4, 2, 6, 1, 5, 3, 7)  # identity, mirror, 180 degrees, vertical mirror, then 90-degree turns
 

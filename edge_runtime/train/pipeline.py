@@ -18,6 +18,7 @@ import torch
 from edge_runtime.evaluate.metrics import best_f1_threshold, image_metrics
 from edge_runtime.evaluate.runner import Evaluation, evaluate_package
 from edge_runtime.modelpkg.manifest import MODEL_FILE, InputSpec, ModelManifest, write_manifest
+from edge_runtime.progress import Progress, format_seconds
 from edge_runtime.train.backbones import StageChain, build_backbone
 from edge_runtime.train.classify import head_scores, train_classifier
 from edge_runtime.train.config import TrainConfig
@@ -26,7 +27,6 @@ from edge_runtime.train.export import export_onnx, verify_onnx
 from edge_runtime.train.features import TapRunner, build_cache, normalise, views_for
 from edge_runtime.train.package import check_output_free, staged_package, write_calibration
 from edge_runtime.train.plan import DataPlan, plan_data
-from edge_runtime.train.progress import Progress, format_seconds
 from edge_runtime.train.segment import segmenter_scores, train_segmenter
 
 ONNX_ATOL = 1e-4  # ONNX Runtime vs torch, any output element

@@ -13,10 +13,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from edge_runtime.progress import Progress
 from edge_runtime.train.backbones import StageChain
 from edge_runtime.train.features import FeatureCache
 from edge_runtime.train.heads import SegmentationDecoder, SegmenterNet, anomaly_score, upsample_logits
-from edge_runtime.train.progress import Progress
 from edge_runtime.train.schedule import one_cycle
 
 

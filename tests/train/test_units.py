@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edge_runtime.datasets.images import class_lookup
 from edge_runtime.datasets.types import MaskClass, Sample
 from edge_runtime.errors import InvalidArgument
-from edge_runtime.train.data import class_lookup
+from edge_runtime.progress import Progress
 from edge_runtime.train.features import dihedral_numpy, views_for
 from edge_runtime.train.package import staged_package, write_calibration
 from edge_runtime.train.pipeline import input_spec
-from edge_runtime.train.progress import Progress
 
 
 def test_input_spec_keeps_aspect_ratio() -> None:

@@ -1,4 +1,7 @@
-"""Line-per-step progress on stderr with elapsed time and ETA (no tqdm: logs stay readable in CI)."""
+"""Line-per-step progress on stderr with elapsed time and ETA (no tqdm: logs stay readable in CI).
+
+Shared by training and evaluation, so neither imports the other for it.
+"""
 
 from __future__ import annotations
 
