@@ -52,10 +52,23 @@ class DetectionResult:
 
 
 def decide(score: float, threshold: float) -> Tuple[bool, float]:
-    """Lookout's rule: anomalous when round(score, 4) >= round(threshold, 4); confidence per label."""
+    """Lookout's rule: anomalous when round(score, 4) >= round(threshold, 4); confidence in that verdict.
+
+    Lookout defines Confidence as the confidence in IsAnomalous, so it is never below 0.5 (clients keep a
+    result only when confidence >= 0.5). The score is mapped piecewise linearly so that the threshold
+    lands on 0.5 and 0 and 1 stay put: for a calibrated model (threshold 0.5, what training writes) the
+    confidence is the score for an anomaly and 1 - score for a normal image; older packages with another
+    threshold still get a confidence that agrees with the verdict.
+    """
     anomalous = round(score, 4) >= round(threshold, 4)
-    clipped = min(max(score, 0.0), 1.0)
-    return anomalous, (clipped if anomalous else 1.0 - clipped)
+    return anomalous, verdict_confidence(score, threshold, anomalous)
+
+
+def verdict_confidence(score: float, threshold: float, anomalous: bool) -> float:
+    s = min(max(float(score), 0.0), 1.0)
+    t = min(max(float(threshold), 1e-6), 1.0 - 1e-6)
+    confidence = 0.5 + 0.5 * ((s - t) / (1.0 - t) if anomalous else (t - s) / t)
+    return min(max(confidence, 0.5), 1.0)  # rounding at the threshold can put the score a hair on the other side
 
 
 def detection_result(pred: Prediction, manifest: ModelManifest) -> DetectionResult:

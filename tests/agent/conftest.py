@@ -63,11 +63,11 @@ def _export(path: str, with_seg: bool) -> None:
     onnx.checker.check_model(model)
 
 
-def build_package(folder: str, name: str, task: str) -> str:
+def build_package(folder: str, name: str, task: str, threshold: float = 0.5) -> str:
     os.makedirs(folder, exist_ok=True)
     _export(os.path.join(folder, "model.onnx"), with_seg=task == "segmentation")
     manifest = ModelManifest(
-        name=name, task=task, input=InputSpec(width=64, height=64), threshold=0.5,
+        name=name, task=task, input=InputSpec(width=64, height=64), threshold=threshold,
         classes=CLASSES if task == "segmentation" else (), backbone="tiny-test-net",
     )
     write_manifest(folder, manifest)

@@ -18,6 +18,7 @@ from edge_runtime.server.training import TrainingJob
 
 TRAINER = "tests.server.fake_training:train"
 FAILING_TRAINER = "tests.server.fake_training:fail"
+OFF_CENTRE_TRAINER = "tests.server.fake_training:train_off_centre"  # threshold 0.41, as in issue 15
 
 
 def _export(path: str, classes: int) -> None:
@@ -41,7 +42,7 @@ def _export(path: str, classes: int) -> None:
                           dynamic_axes={n: {0: "N"} for n in ["image"] + outputs}, dynamo=False)
 
 
-def train(job: TrainingJob) -> str:
+def train(job: TrainingJob, threshold: float = 0.5) -> str:
     dataset = read_dataset(job.train_manifest)
     classes: tuple[ClassInfo, ...] = ()
     if job.task == "segmentation":
@@ -51,10 +52,15 @@ def train(job: TrainingJob) -> str:
     os.makedirs(tmp)
     _export(os.path.join(tmp, "model.onnx"), len(classes))
     write_manifest(tmp, ModelManifest(name="fake", task=job.task, input=InputSpec(width=64, height=64),
-                                      threshold=0.5, classes=classes, backbone="fake-red-detector",
+                                      threshold=threshold, classes=classes, backbone="fake-red-detector",
                                       metrics={"F1Score": 0.5, "Precision": 0.25, "Recall": 1.0, "ROCAUC": 0.5}))
     os.rename(tmp, job.package_dir)
     return job.package_dir
+
+
+def train_off_centre(job: TrainingJob) -> str:
+    """A package whose decision threshold is not 0.5 (older packages, or a foreign trainer's)."""
+    return train(job, threshold=0.41)
 
 
 def fail(job: TrainingJob) -> str:

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from edge_runtime.server.config import TrainingConfig
-from tests.server.fake_training import FAILING_TRAINER, TRAINER
+from tests.server.fake_training import FAILING_TRAINER, OFF_CENTRE_TRAINER, TRAINER
 from tests.server.helpers import copy_to_objects, dataset_status, model_status, synthetic, wait_for
 
 TRAINED = ("TRAINED", "TRAINING_FAILED")
@@ -37,6 +37,10 @@ def fake_api(start_server):
 @pytest.fixture()
 def project(fake_api, tmp_path):
     """A project with a segmentation training dataset in the embedded object folder."""
+    return _make_project(fake_api, tmp_path)
+
+
+def _make_project(fake_api, tmp_path):
     lv = fake_api.client()
     paths = synthetic(str(tmp_path / "synth"), normal=6, anomalous=6)
     copy_to_objects(fake_api.config.storage.objects_dir, "data", paths.root, "synth")
@@ -184,3 +188,22 @@ def test_restart_fails_interrupted_training_and_hosts_hosted_models_again(fake_a
                                  ContentType="image/png")["DetectAnomalyResult"]
     assert result["IsAnomalous"] is True
     assert lv.describe_model(ProjectName="parts", ModelVersion=version)["ModelDescription"]["MinInferenceUnits"] == 1
+
+
+
+def test_detect_anomalies_confidence_is_never_below_one_half(start_server, tmp_path):
+    """A model whose threshold is 0.41 (issue 15): every answer's Confidence is >= 0.5 and agrees with
+    IsAnomalous, also for scores between the threshold and 0.5, where AWS's example clients dropped anomalies."""
+    lv = _make_project(start_server(training=TrainingConfig(trainer=OFF_CENTRE_TRAINER)), tmp_path)
+    version = _train(lv)
+    lv.start_model(ProjectName="parts", ModelVersion=version, MinInferenceUnits=1)
+    assert wait_for(model_status(lv, "parts", version), HOSTED) == "HOSTED"
+    verdicts = []
+    for red in (0, 64, 112, 116, 118, 120, 122, 124, 126, 160, 255):  # score sigmoid(4 * normalised red)
+        result = lv.detect_anomalies(ProjectName="parts", ModelVersion=version, Body=_png((red, 0, 0)),
+                                     ContentType="image/png")["DetectAnomalyResult"]
+        assert result["Confidence"] >= 0.5, (red, result)
+        verdicts.append(result["IsAnomalous"])
+    assert verdicts[0] is False and verdicts[-1] is True and verdicts.index(True) > 2
+    lv.stop_model(ProjectName="parts", ModelVersion=version)
+    assert wait_for(model_status(lv, "parts", version), ("TRAINED",)) == "TRAINED"
