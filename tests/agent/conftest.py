@@ -1,7 +1,7 @@
 """Tiny real model packages for the agent tests (may move to tests/conftest.py for everyone).
 
-`tiny_packages` builds, once per session, two packages with torch -> ONNX (opset 17, IR 8, dynamic
-batch) and `write_manifest`, input 64x64:
+`tiny_packages` builds, once per session, two packages with `onnx.helper` (tests/tiny_models.py: no
+torch, so these tests run on a device too; opset 17, IR 8, dynamic batch) and `write_manifest`, input 64x64:
 
     classify  classification: `score` = sigmoid(4 * mean of the normalised red channel)
     segment   segmentation:    same `score`; `seg` (N, 3, 16, 16) = softmax of [0, 4*red, 4*green],
@@ -15,63 +15,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import warnings
 from typing import Dict
 
 import numpy as np
 import pytest
 
-from edge_runtime.modelpkg.manifest import ClassInfo, InputSpec, ModelManifest, write_manifest
+from tests.tiny_models import CLASSES, build_package
 
-CLASSES = (
-    ClassInfo(0, "background", "#FFFFFF"),
-    ClassInfo(1, "scratch", "#23A436"),
-    ClassInfo(2, "dent", "#14A3B3"),
-)
-
-
-def _export(path: str, with_seg: bool) -> None:
-    import onnx
-    import torch
-
-    class Net(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.pick = torch.nn.Conv2d(3, 2, 1, bias=False)
-            with torch.no_grad():
-                self.pick.weight.zero_()
-                self.pick.weight[0, 0] = 4.0
-                self.pick.weight[1, 1] = 4.0
-            self.pool = torch.nn.AvgPool2d(4)
-
-        def forward(self, image):  # type: ignore[no-untyped-def]
-            rg = self.pick(image)
-            score = torch.sigmoid(rg[:, 0].mean(dim=(1, 2)))
-            if not with_seg:
-                return score
-            logits = torch.cat([torch.zeros_like(rg[:, :1]), rg], dim=1)
-            return score, torch.softmax(self.pool(logits), dim=1)
-
-    outputs = ["score", "seg"] if with_seg else ["score"]
-    axes = {name: {0: "N"} for name in ["image"] + outputs}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(Net().eval(), (torch.zeros(1, 3, 64, 64),), path, input_names=["image"],
-                          output_names=outputs, opset_version=17, dynamic_axes=axes, dynamo=False)
-    model = onnx.load(path)
-    assert model.ir_version == 8 and model.opset_import[0].version == 17
-    onnx.checker.check_model(model)
-
-
-def build_package(folder: str, name: str, task: str, threshold: float = 0.5) -> str:
-    os.makedirs(folder, exist_ok=True)
-    _export(os.path.join(folder, "model.onnx"), with_seg=task == "segmentation")
-    manifest = ModelManifest(
-        name=name, task=task, input=InputSpec(width=64, height=64), threshold=threshold,
-        classes=CLASSES if task == "segmentation" else (), backbone="tiny-test-net",
-    )
-    write_manifest(folder, manifest)
-    return folder
+__all__ = ["CLASSES", "build_package"]
 
 
 @pytest.fixture(scope="session")

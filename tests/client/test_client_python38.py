@@ -1,6 +1,6 @@
 """The client and the agent under the device's real Python 3.8 (grpcio 1.70, protobuf 5.29, numpy 1.24).
 
-The tiny packages are built here (torch is host-only); a Python 3.8 subprocess then starts the real
+The tiny packages are built here (onnx is not a device dependency); a Python 3.8 subprocess starts the real
 agent on a Unix socket and drives it with EdgeAgentClient: inline, shared memory, BGR arrays, the
 mask written into the client's segment.
 """
