@@ -28,6 +28,10 @@ class ResourceExhausted(EdgeRuntimeError):
     """Out of memory budget, queue full, or a limit reached."""
 
 
+class DeadlineExceeded(EdgeRuntimeError):
+    """The caller's deadline passed before the work was done (gRPC DEADLINE_EXCEEDED)."""
+
+
 class AlreadyExists(EdgeRuntimeError):
     """Something with this identity exists already (component version, job name)."""
 

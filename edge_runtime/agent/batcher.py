@@ -1,10 +1,15 @@
 """Dynamic batching for one model: concurrent DetectAnomalies calls share one predictor call.
 
-One worker thread per model takes the oldest request, then gathers whatever else is queued, waiting
-at most `max_wait_ms` counted from when that oldest request arrived (so a request that already
-waited while the predictor was busy is not held back further). The queue is bounded: when it is
-full, `submit` refuses with ResourceExhausted instead of growing without bound. Outputs are checked
-one-to-one against inputs. The original agent ran one request at a time per model.
+A free worker takes the oldest request and whatever else is queued at that moment. It waits for
+more only when more are expected: when the previous batch held several requests and ended less than
+`max_wait_ms` ago (closed-loop callers, such as cameras triggered together, come straight back),
+and then at most `max_wait_ms` counted from when the oldest request arrived. So a lone camera never
+waits for company (its request runs at once on a free worker), while requests that arrive while
+the engine is busy queue up and run together as soon as a worker is free. The queue is bounded:
+when it is full, `submit` refuses with ResourceExhausted instead of growing without bound. A
+request whose deadline passed in the queue fails with DeadlineExceeded; one its caller cancelled is
+skipped. Outputs are checked one-to-one against inputs. The original agent ran one request at a
+time per model.
 
 With `workers` > 1 (a predictor with several instances, see runtime/cpu_predictor.py) that many
 worker threads gather and run batches from the same queue, so one batch is gathered and preprocessed
@@ -24,7 +29,7 @@ import numpy as np
 
 from edge_runtime.agent.config import BatchingConfig
 from edge_runtime.agent.metrics import ModelMetrics
-from edge_runtime.errors import EdgeRuntimeError, FailedPrecondition, ResourceExhausted
+from edge_runtime.errors import DeadlineExceeded, EdgeRuntimeError, FailedPrecondition, ResourceExhausted
 from edge_runtime.runtime.types import Prediction
 
 log = logging.getLogger(__name__)
@@ -71,6 +76,8 @@ class Batcher:
         self._stopping = threading.Event()
         self.workers = max(1, workers)
         self._threads: List[threading.Thread] = []
+        self._last_size = 0  # requests in the last batch run, and when it ended: who is likely to come back
+        self._last_end = 0.0
 
     def start(self) -> None:
         self._threads = [threading.Thread(target=self._run, name="batcher-%s-%d" % (self.name, i), daemon=True)
@@ -125,21 +132,24 @@ class Batcher:
                 self._execute(batch)
             except Exception:  # never let the worker die: every later request would hang
                 log.exception("batcher of %s: unexpected error", self.name)
-                self._fail([r for r in batch if not r.future.done()], InferenceError("batcher failed"))
+                failed = InferenceError("batcher of %s failed" % self.name)
+                self._fail([r for r in batch if not r.future.done()], failed)
             if stop:
                 break
         # leftovers are failed by stop() once every worker is out: draining here could take
         # another worker's _STOP and leave it waiting forever
 
     def _collect(self, first: _Request) -> Tuple[List[_Request], bool]:
+        """`first` plus what is queued now; plus, when more are expected, what arrives within the wait."""
         batch = [first]
+        expected = min(self.max_batch_size, self._expected(first.enqueued))
         deadline = first.enqueued + self.max_wait_s
         while len(batch) < self.max_batch_size:
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 remaining = deadline - time.monotonic()
-                if remaining <= 0:
+                if len(batch) >= expected or remaining <= 0:
                     break
                 try:
                     item = self._queue.get(timeout=remaining)
@@ -151,13 +161,22 @@ class Batcher:
             batch.append(item)
         return batch, False
 
+    def _expected(self, arrived: float) -> int:
+        """How many requests to wait for: the last batch's size if it ended within max_wait of `arrived`."""
+        if arrived - self._last_end <= self.max_wait_s:
+            return max(1, self._last_size)
+        return 1
+
     def _execute(self, batch: List[_Request]) -> None:
         now = time.monotonic()
         live = []
         for request in batch:
+            if not request.future.set_running_or_notify_cancel():
+                continue  # its caller gave up (the servicer cancels on its deadline): nothing to answer
             if request.deadline is not None and request.deadline <= now:
-                request.future.set_exception(ResourceExhausted("request to %s expired in the queue" % self.name))
-            elif request.future.set_running_or_notify_cancel():
+                request.future.set_exception(DeadlineExceeded("request to %s waited past its deadline in the queue"
+                                                              % self.name))
+            else:
                 live.append(request)
         if not live:
             return
@@ -177,7 +196,9 @@ class Batcher:
             for request, prediction in zip(live, predictions):
                 request.future.set_result(prediction)
         finally:
-            self._metrics.record_batch(len(live), time.monotonic() - started, [started - r.enqueued for r in live])
+            ended = time.monotonic()
+            self._last_size, self._last_end = len(live), ended
+            self._metrics.record_batch(len(live), ended - started, [started - r.enqueued for r in live])
 
     @staticmethod
     def _fail(requests: List[_Request], exc: Exception) -> None:

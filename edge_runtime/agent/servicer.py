@@ -6,6 +6,7 @@ Status codes, per the Lookout spec's table:
     FailedPrecondition -> FAILED_PRECONDITION  the model's state does not allow the call
     ResourceExhausted -> RESOURCE_EXHAUSTED  memory budget, full batch queue (gRPC itself sends it for
                                              a message over server.max_message_mb)
+    DeadlineExceeded -> DEADLINE_EXCEEDED    the call's deadline passed while the request was queued
     any other EdgeRuntimeError -> INTERNAL  a known failure inside the agent: the model failed on a
                                              batch (InferenceError), the models root became unreadable
     anything else -> UNKNOWN                 an exception we did not anticipate (a bug): logged with its
@@ -30,6 +31,7 @@ from edge_runtime.agent.registry import ModelRegistry, ModelView, RunningModel
 from edge_runtime.agent.results import result_message
 from edge_runtime.errors import (
     AlreadyExists,
+    DeadlineExceeded,
     EdgeRuntimeError,
     FailedPrecondition,
     InvalidArgument,
@@ -50,6 +52,7 @@ STATUS_CODES: Tuple[Tuple[Type[BaseException], grpc.StatusCode], ...] = (
     (NotFound, grpc.StatusCode.NOT_FOUND),
     (FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
     (ResourceExhausted, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (DeadlineExceeded, grpc.StatusCode.DEADLINE_EXCEEDED),
     (AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
     (EdgeRuntimeError, grpc.StatusCode.INTERNAL),
 )
@@ -155,9 +158,9 @@ class EdgeAgentServicer(edge_agent_pb2_grpc.EdgeAgentServicer):
         future = model.batcher.submit(frame, deadline)
         try:
             prediction = future.result(timeout=remaining)
-        except FutureTimeout:  # the caller's deadline passed while queued (the client sees DEADLINE_EXCEEDED)
-            future.cancel()
-            raise ResourceExhausted("model %s did not answer within the call's deadline" % model.name) from None
+        except FutureTimeout:  # the caller's deadline passed while queued
+            future.cancel()  # the batcher skips a cancelled request
+            raise DeadlineExceeded("model %s did not answer within the call's deadline" % model.name) from None
         message, result = result_message(edge_agent_pb2, prediction, model, width, height, target)
         return edge_agent_pb2.DetectAnomaliesResponse(detect_anomaly_result=message), result
 

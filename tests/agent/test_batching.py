@@ -14,7 +14,7 @@ import pytest
 from edge_runtime.agent.batcher import Batcher, InferenceError
 from edge_runtime.agent.config import BatchingConfig
 from edge_runtime.agent.metrics import ModelMetrics
-from edge_runtime.errors import FailedPrecondition, ResourceExhausted
+from edge_runtime.errors import DeadlineExceeded, FailedPrecondition, ResourceExhausted
 from edge_runtime.runtime.types import Prediction
 from tests.agent.conftest import frame
 
@@ -96,13 +96,80 @@ def test_wrong_number_of_outputs_and_model_errors_fail_the_batch_not_the_worker(
     batcher.stop()
 
 
-def test_expired_requests_are_skipped():
+def test_expired_requests_fail_with_deadline_exceeded_and_are_not_run():
     recorder = Recorder()
     batcher = Batcher("m", recorder, BatchingConfig(max_batch_size=2, max_wait_ms=0))
     batcher.start()
-    with pytest.raises(ResourceExhausted, match="expired"):
+    with pytest.raises(DeadlineExceeded, match="deadline"):
         batcher.submit(numbered(1), deadline=time.monotonic() - 1).result(5)
     assert recorder.batches == []
+    batcher.stop()
+
+
+def test_a_cancelled_expired_request_does_not_fail_the_rest_of_its_batch():
+    """The servicer cancels a future whose deadline passed; its batch mates must still get results."""
+    gate = threading.Event()
+    recorder = Recorder(gate)
+    batcher = Batcher("m", recorder, BatchingConfig(max_batch_size=4, max_wait_ms=0, queue_size=16))
+    batcher.start()
+    busy = batcher.submit(numbered(1))
+    assert recorder.entered.wait(5)  # the worker is in the model; the next two queue up together
+    doomed = batcher.submit(numbered(2), deadline=time.monotonic() + 0.05)
+    mate = batcher.submit(numbered(3))
+    time.sleep(0.1)
+    assert doomed.cancel()  # what the servicer does when the call's deadline passes
+    gate.set()
+    assert busy.result(5).score == 1
+    assert mate.result(5).score == 3
+    assert doomed.cancelled()
+    assert recorder.batches == [1, 1]
+    batcher.stop()
+
+
+def test_a_lone_request_on_a_free_worker_runs_at_once():
+    """No idle wait: with nothing else queued or expected, max_wait_ms is not spent."""
+    recorder = Recorder()
+    batcher = Batcher("m", recorder, BatchingConfig(max_batch_size=8, max_wait_ms=1000))
+    batcher.start()
+    for i in range(3):  # a lone camera: each request after the previous answer
+        started = time.monotonic()
+        assert batcher.submit(numbered(i)).result(5).score == i
+        assert time.monotonic() - started < 0.5, "a lone request waited for company that never came"
+    assert recorder.batches == [1, 1, 1]
+    batcher.stop()
+
+
+def test_requests_arriving_while_the_engine_is_busy_run_as_one_batch_without_waiting():
+    gate = threading.Event()
+    recorder = Recorder(gate)
+    batcher = Batcher("m", recorder, BatchingConfig(max_batch_size=8, max_wait_ms=0, queue_size=16))
+    batcher.start()
+    first = batcher.submit(numbered(0))
+    assert recorder.entered.wait(5)
+    cameras = [batcher.submit(numbered(i)) for i in range(1, 6)]  # triggered together, engine busy
+    gate.set()
+    assert [f.result(5).score for f in [first] + cameras] == list(range(6))
+    assert recorder.batches == [1, 5]
+    batcher.stop()
+
+
+def test_callers_of_a_batch_that_come_back_together_are_batched_again():
+    """After a batch of 4, the next request waits (at most max_wait_ms) for the other three to return."""
+    gate = threading.Event()
+    recorder = Recorder(gate)
+    batcher = Batcher("m", recorder, BatchingConfig(max_batch_size=8, max_wait_ms=500, queue_size=16))
+    batcher.start()
+    first = batcher.submit(numbered(0))
+    assert recorder.entered.wait(5)
+    group = [batcher.submit(numbered(i)) for i in range(1, 5)]
+    gate.set()
+    assert [f.result(5).score for f in [first] + group] == list(range(5))
+    again = []
+    for i in range(4):  # the four cameras come back one after another, a little apart
+        again.append(batcher.submit(numbered(10 + i)))
+        time.sleep(0.01)
+    assert [f.result(5).score for f in again] == [10, 11, 12, 13]
+    assert recorder.batches == [1, 4, 4]
     batcher.stop()
 
 

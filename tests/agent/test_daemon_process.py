@@ -73,7 +73,7 @@ def test_daemon_process_flow_sigterm_drain_and_restart(python, tmp_path, tiny_pa
     config_path = str(tmp_path / "agent.json")
     with open(config_path, "w") as fh:
         json.dump({"server": {"socket": address, "grace_period_s": 10},
-                   "batching": {"max_batch_size": 8, "max_wait_ms": 1000},  # a lone request waits 1 s
+                   "batching": {"max_batch_size": 8, "max_wait_ms": 2, "queue_size": 1024},
                    "models": {"models_root": make_models_root(str(tmp_path / "models"), tiny_packages)}}, fh)
     log_path = str(tmp_path / "daemon.log")
 
@@ -96,16 +96,23 @@ def test_daemon_process_flow_sigterm_drain_and_restart(python, tmp_path, tiny_pa
         result = stub.DetectAnomalies(request).detect_anomaly_result
         assert result.is_anomalous and [a.name for a in result.anomalies] == ["background", "scratch"]
 
-        # SIGTERM while a request waits in the batcher: it must still be answered
+        # SIGTERM while requests are in the agent (queued or running): every one must still be answered.
+        # A lone request runs at once on a free worker, so keep the agent busy with a stream of large frames.
         admin = agent_admin_pb2_grpc.AgentAdminStub(channel)
-        in_flight = stub.DetectAnomalies.future(request)
-        end = time.monotonic() + 10
-        while json.loads(admin.GetMetrics(agent_admin_pb2.GetMetricsRequest()).json)["models"]["segment"][
-                "in_flight"] != 1:
-            assert time.monotonic() < end, "the request never reached the agent"
-            time.sleep(0.02)
+        big = half_red_frame(1280, 960)
+        busy = pb2.DetectAnomaliesRequest(
+            model_component="segment", bitmap=pb2.Bitmap(width=1280, height=960, byte_data=big.tobytes()))
+        in_flight = []
+        end = time.monotonic() + 20
+        while True:
+            in_flight += [stub.DetectAnomalies.future(busy) for _ in range(8)]
+            if json.loads(admin.GetMetrics(agent_admin_pb2.GetMetricsRequest()).json)["models"]["segment"][
+                    "in_flight"] >= 1:
+                break
+            assert time.monotonic() < end, "no request was ever seen in flight"
         assert daemon.terminate() == 0, daemon.output()
-        assert in_flight.result(timeout=10).detect_anomaly_result.is_anomalous, "in-flight request was drained"
+        answers = [f.result(timeout=20).detect_anomaly_result for f in in_flight]
+        assert all(a.is_anomalous for a in answers), "every request sent before SIGTERM was drained"
         assert not os.path.exists(socket)
         channel.close()
     finally:
