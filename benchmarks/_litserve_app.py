@@ -26,8 +26,8 @@ class AnomalyAPI(ls.LitAPI):
         self.package = package
 
     def setup(self, device):  # type: ignore[no-untyped-def]
-        from edge_runtime.modelpkg.loader import load_package
         from edge_runtime.runtime.factory import PredictorOptions, create_predictor
+        from edge_runtime.runtime.loader import load_package
 
         loaded = load_package(self.package)
         self.manifest = loaded.manifest

@@ -33,9 +33,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import RESULTS, WORK, demo_package, log  # noqa: E402
 
 from edge_runtime.compiler.compile import CompileSettings, compile_package  # noqa: E402
-from edge_runtime.compiler.cpu_features import detect_host_cpu  # noqa: E402
 from edge_runtime.compiler.targets import validate_target  # noqa: E402
 from edge_runtime.modelpkg.manifest import ModelManifest, read_manifest, write_manifest  # noqa: E402
+from edge_runtime.runtime.build.cpu_features import detect_host_cpu  # noqa: E402
 from edge_runtime.runtime.preprocess import preprocess_batch, resize_frame  # noqa: E402
 
 X86 = {"Os": "LINUX", "Arch": "X86_64"}

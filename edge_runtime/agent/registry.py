@@ -273,8 +273,8 @@ class ModelRegistry:
 
     # ---- default loading -------------------------------------------------------------------
     def _default_factory(self, folder: str) -> Tuple[Predictor, str, ModelManifest]:
-        from edge_runtime.modelpkg.loader import load_package
         from edge_runtime.runtime.factory import PredictorOptions, create_predictor
+        from edge_runtime.runtime.loader import load_package
 
         package = load_package(folder)
         options = PredictorOptions(

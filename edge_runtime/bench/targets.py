@@ -138,8 +138,8 @@ class InProcessTarget:
                 "instances": self.spec.instances}
 
     def open(self) -> None:
-        from edge_runtime.modelpkg.loader import load_package
         from edge_runtime.runtime.factory import PredictorOptions, create_predictor
+        from edge_runtime.runtime.loader import load_package
 
         package = load_package(self.spec.location)
         options = PredictorOptions(max_batch_size=self.spec.max_batch_size, instances=self.spec.instances)

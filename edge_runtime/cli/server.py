@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
+from typing import Any, Tuple
 
 
 def register(subparsers: Any) -> None:
@@ -35,7 +35,7 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run_server)
 
 
-def _address(text: str) -> tuple[str, int]:
+def _address(text: str) -> Tuple[str, int]:
     from edge_runtime.errors import InvalidArgument
 
     host, _, port = text.rpartition(":")

@@ -1,7 +1,7 @@
-"""The model compiler: Lookout targets and CompilerOptions -> compiled model packages.
+"""The model compiler, host-only: Lookout targets and CompilerOptions -> compiled model packages.
 
-Host side: targets/options validation, CPU builds (ONNX Runtime optimisation, INT8 quantisation),
-compile.py. Device side (Python 3.8, no onnx/torch): build_loader, cpu_features, versions, trt_build
-and its helpers, which resolve compiled packages and build deferred TensorRT engines on the device.
-Importing this package does nothing.
+targets/options validation, CPU builds (ONNX Runtime optimisation, INT8 quantisation, the accuracy
+change), compile.py. What also runs on the device (TensorRT engine builds, CPU feature detection,
+version gates) lives in `edge_runtime.runtime.build`, which this package imports and never the other
+way. Importing this package does nothing.
 """

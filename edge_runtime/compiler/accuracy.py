@@ -10,9 +10,9 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from edge_runtime.compiler.calibration import preprocessed_batches
 from edge_runtime.errors import require
 from edge_runtime.modelpkg.manifest import INPUT_NAME, SCORE_OUTPUT, SEG_OUTPUT, ModelManifest
+from edge_runtime.runtime.build.calibration import preprocessed_batches
 from edge_runtime.runtime.postprocess import decide
 
 

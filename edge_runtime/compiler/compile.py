@@ -22,17 +22,17 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from edge_runtime import __version__
-from edge_runtime.compiler.build_loader import BUILD_FORMAT_VERSION
-from edge_runtime.compiler.calibration import DEFAULT_MAX_IMAGES, load_calibration_images
 from edge_runtime.compiler.cpu_build import build_cpu
-from edge_runtime.compiler.gpu_probe import BuildMachine, probe_for_compile
 from edge_runtime.compiler.options import TargetKind
 from edge_runtime.compiler.targets import CompileTarget
-from edge_runtime.compiler.trt_build import build_engine, machine_mismatches, settings_for, sha256_file
-from edge_runtime.compiler.versions import format_version
+from edge_runtime.digests import sha256_hex
 from edge_runtime.errors import AlreadyExists, CompileError
-from edge_runtime.modelpkg.loader import BUILD_FILE
+from edge_runtime.modelpkg.build import BUILD_FILE, BUILD_FORMAT_VERSION
 from edge_runtime.modelpkg.manifest import CALIBRATION_FILE, MANIFEST_FILE, ModelManifest, read_manifest
+from edge_runtime.runtime.build.calibration import DEFAULT_MAX_IMAGES, load_calibration_images
+from edge_runtime.runtime.build.gpu_probe import BuildMachine, probe_for_compile
+from edge_runtime.runtime.build.trt_build import build_engine, machine_mismatches, settings_for
+from edge_runtime.runtime.build.versions import format_version
 from edge_runtime.staging import staged_folder
 
 Progress = Callable[[str], None]
@@ -169,7 +169,7 @@ def _build_engine_here(work: str, onnx_path: str, trt_settings: Any, machine: Bu
 
 def _artifact(work: str, name: str, role: str) -> Dict[str, Any]:
     path = os.path.join(work, name)
-    return {"file": name, "role": role, "sha256": sha256_file(path), "bytes": os.path.getsize(path)}
+    return {"file": name, "role": role, "sha256": sha256_hex(path), "bytes": os.path.getsize(path)}
 
 
 def _write_json(path: str, data: Dict[str, Any]) -> None:

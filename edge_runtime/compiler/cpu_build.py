@@ -16,10 +16,10 @@ from typing import Any, Callable, Dict, Optional
 import numpy as np
 
 from edge_runtime.compiler.accuracy import accuracy_change
-from edge_runtime.compiler.cpu_features import CpuTarget
 from edge_runtime.compiler.quantize import int8_choices, quantize_int8
 from edge_runtime.errors import CompileError, require
 from edge_runtime.modelpkg.manifest import ModelManifest
+from edge_runtime.runtime.build.cpu_features import CpuTarget
 
 Progress = Callable[[str], None]
 _LEVELS = {"basic": "ORT_ENABLE_BASIC", "extended": "ORT_ENABLE_EXTENDED"}

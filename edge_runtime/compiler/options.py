@@ -25,14 +25,14 @@ from dataclasses import asdict, dataclass
 from enum import Enum
 from typing import Any, Callable, Dict, FrozenSet, Mapping, Optional, Tuple
 
-from edge_runtime.compiler.cpu_features import canonical_mcpu, parse_mattr_entry
-from edge_runtime.compiler.versions import (
+from edge_runtime.errors import CompileError
+from edge_runtime.runtime.build.cpu_features import canonical_mcpu, parse_mattr_entry
+from edge_runtime.runtime.build.versions import (
     format_version,
     parse_version,
     supported_tensorrt_text,
     tensorrt_supported,
 )
-from edge_runtime.errors import CompileError
 
 _GPU_CODE = re.compile(r"^sm_(\d)(\d+)$")
 

@@ -23,11 +23,11 @@ from typing import Any, Dict, Iterator, List, Optional
 
 import numpy as np
 
-from edge_runtime.compiler.calibration import preprocessed_batches
-from edge_runtime.compiler.cpu_features import CpuTarget
-from edge_runtime.compiler.cpu_models import X86_64
 from edge_runtime.errors import require
 from edge_runtime.modelpkg.manifest import INPUT_NAME, InputSpec
+from edge_runtime.runtime.build.calibration import preprocessed_batches
+from edge_runtime.runtime.build.cpu_features import CpuTarget
+from edge_runtime.runtime.build.cpu_models import X86_64
 
 _VNNI = frozenset(("avx512_vnni", "avx_vnni", "amx_int8"))
 _WEIGHT_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")

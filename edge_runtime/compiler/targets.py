@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
-from edge_runtime.compiler.cpu_features import CpuTarget, resolve_target
 from edge_runtime.compiler.options import (
     NVIDIA_REQUIRED,
     CompilerOptions,
@@ -31,6 +30,7 @@ from edge_runtime.compiler.options import (
     parse_options,
 )
 from edge_runtime.errors import CompileError, InvalidArgument
+from edge_runtime.runtime.build.cpu_features import CpuTarget, resolve_target
 
 FIELD_DEVICE = "configuration.greengrass.targetDevice"
 FIELD_PLATFORM = "configuration.greengrass.targetPlatform"

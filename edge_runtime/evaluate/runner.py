@@ -18,11 +18,11 @@ from edge_runtime.datasets.manifest import read_manifest
 from edge_runtime.datasets.types import MaskClass, Sample
 from edge_runtime.errors import DatasetError
 from edge_runtime.evaluate.metrics import ImageMetrics, PixelAccumulator, PixelClassMetrics, image_metrics
-from edge_runtime.modelpkg.loader import load_package
 from edge_runtime.modelpkg.manifest import ModelManifest
 from edge_runtime.modelpkg.manifest import read_manifest as read_model_manifest
 from edge_runtime.progress import Progress
 from edge_runtime.runtime.factory import PredictorOptions, create_predictor
+from edge_runtime.runtime.loader import load_package
 from edge_runtime.runtime.postprocess import decide
 
 

@@ -13,10 +13,11 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+from edge_runtime.digests import sha256_hex
 from edge_runtime.errors import InvalidArgument
 from edge_runtime.packaging import rules
 from edge_runtime.packaging.agent_component import AgentComponentSpec, agent_recipe
-from edge_runtime.packaging.artifacts import Artifact, sha256_hex
+from edge_runtime.packaging.artifacts import Artifact
 from edge_runtime.packaging.destinations import S3Settings, open_destination
 from edge_runtime.packaging.model_component import AGENT_COMPONENT
 from edge_runtime.packaging.publish import PublishResult, publish_component

@@ -8,14 +8,13 @@ and a fixed timestamp so packaging the same folder twice gives the same bytes an
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 import stat
 import zipfile
 from dataclasses import dataclass
 from typing import List
 
+from edge_runtime.digests import sha256_base64
 from edge_runtime.errors import InvalidArgument
 
 ALGORITHM = "SHA-256"
@@ -41,23 +40,6 @@ class Artifact:
     def of(cls, path: str, unarchive: str = "NONE", execute: str = "NONE") -> "Artifact":
         return cls(path=path, digest=sha256_base64(path), size=os.path.getsize(path), unarchive=unarchive,
                    execute=execute)
-
-
-def sha256_base64(path: str) -> str:
-    """The Greengrass digest of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(_CHUNK), b""):
-            digest.update(chunk)
-    return base64.b64encode(digest.digest()).decode("ascii")
-
-
-def sha256_hex(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _files(root: str) -> List[str]:

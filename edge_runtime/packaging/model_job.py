@@ -9,7 +9,6 @@ published. A server can call `run_job` on a worker thread; the CLI calls it inli
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -19,6 +18,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Tuple
 
+from edge_runtime.digests import sha256_hex
 from edge_runtime.errors import AlreadyExists, EdgeRuntimeError, InvalidArgument
 from edge_runtime.modelpkg import MANIFEST_FILE, read_manifest
 from edge_runtime.packaging import compile_step, rules
@@ -47,8 +47,7 @@ class JobServices:
 
 
 def _model_digest(model_dir: str) -> str:
-    with open(os.path.join(model_dir, MANIFEST_FILE), "rb") as fh:
-        return hashlib.sha256(fh.read()).hexdigest()
+    return sha256_hex(os.path.join(model_dir, MANIFEST_FILE))
 
 
 def generated_job_name(project: str, version: int) -> str:

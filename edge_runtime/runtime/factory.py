@@ -11,9 +11,9 @@ import os
 from dataclasses import dataclass
 from typing import Tuple
 
-from edge_runtime.modelpkg.loader import LoadedPackage
 from edge_runtime.modelpkg.manifest import ModelManifest
 from edge_runtime.runtime.cpu_predictor import CpuPredictor
+from edge_runtime.runtime.loader import LoadedPackage
 from edge_runtime.runtime.ort_engine import OrtEngine
 from edge_runtime.runtime.types import Predictor
 

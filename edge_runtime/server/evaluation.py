@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from edge_runtime.datasets.images import load_image
-from edge_runtime.modelpkg.loader import load_package
 from edge_runtime.modelpkg.manifest import ModelManifest
 from edge_runtime.runtime.factory import PredictorOptions, create_predictor
+from edge_runtime.runtime.loader import load_package
 from edge_runtime.runtime.postprocess import decide
 
 DETECTED = "anomaly-label-detected"

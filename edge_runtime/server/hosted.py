@@ -15,9 +15,9 @@ import numpy as np
 
 from edge_runtime.datasets.images import decode_image, image_format
 from edge_runtime.errors import InvalidArgument
-from edge_runtime.modelpkg.loader import load_package
 from edge_runtime.modelpkg.manifest import ModelManifest
 from edge_runtime.runtime.factory import PredictorOptions, create_predictor
+from edge_runtime.runtime.loader import load_package
 from edge_runtime.runtime.postprocess import detection_result, palette_lut, render_mask
 from edge_runtime.runtime.types import Predictor
 

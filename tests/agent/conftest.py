@@ -217,8 +217,8 @@ def fault_injecting_factory(max_batch_size: int = 8, load_gate=None):
 
     With `load_gate` (a threading.Event), loading waits until the test sets it: STARTING lasts.
     """
-    from edge_runtime.modelpkg.loader import load_package
     from edge_runtime.runtime.factory import PredictorOptions, create_predictor
+    from edge_runtime.runtime.loader import load_package
 
     made = {}
 

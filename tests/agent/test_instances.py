@@ -19,10 +19,10 @@ from edge_runtime.agent.batcher import Batcher
 from edge_runtime.agent.config import BatchingConfig, config_from_dict
 from edge_runtime.agent.memory import estimate_model_bytes
 from edge_runtime.errors import FailedPrecondition, InvalidArgument
-from edge_runtime.modelpkg.loader import load_package
 from edge_runtime.modelpkg.manifest import read_manifest
 from edge_runtime.runtime.cpu_predictor import CpuPredictor
 from edge_runtime.runtime.factory import PredictorOptions, create_predictor
+from edge_runtime.runtime.loader import load_package
 from edge_runtime.runtime.types import Prediction
 from tests.agent.conftest import frame, half_red_frame
 

@@ -69,8 +69,8 @@ def test_names_are_validated_and_odd_folders_ignored(tmp_path, tiny_packages):
 
 
 def test_memory_estimate_covers_a_measured_load(tiny_packages):
-    from edge_runtime.modelpkg.loader import load_package
     from edge_runtime.runtime.factory import PredictorOptions, create_predictor
+    from edge_runtime.runtime.loader import load_package
 
     folder = tiny_packages["segment"]
     estimate = estimate_model_bytes(folder, read_manifest(folder), 8)

@@ -207,9 +207,9 @@ def test_config_files_and_validation(tmp_path):
 def test_metrics_show_the_gpu_paths_backend_note_and_host_copies(start_agent, lookout_client):
     """The GPU predictor's copy counter and fallback note reach the metrics (here a CPU predictor carrying a
     real CopyCounter stands in for the TensorRT predictor, which cannot run on this machine)."""
-    from edge_runtime.modelpkg.loader import load_package
     from edge_runtime.runtime.factory import PredictorOptions, create_predictor
     from edge_runtime.runtime.gpu.copy_counter import CopyCounter
+    from edge_runtime.runtime.loader import load_package
 
     counter = CopyCounter()
 

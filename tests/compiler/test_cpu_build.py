@@ -12,14 +12,13 @@ import onnxruntime as ort
 import pytest
 
 from edge_runtime.cli.main import main
-from edge_runtime.compiler.build_loader import resolve_build
 from edge_runtime.compiler.compile import CompileSettings, compile_package
-from edge_runtime.compiler.cpu_features import HostCpu, detect_host_cpu
-from edge_runtime.compiler.cpu_models import KERNEL_FEATURES, X86_64
 from edge_runtime.compiler.targets import validate_target
 from edge_runtime.errors import AlreadyExists, CompileError, ModelPackageError, UnsupportedHardware
-from edge_runtime.modelpkg.loader import load_package
 from edge_runtime.modelpkg.manifest import read_manifest
+from edge_runtime.runtime.build.cpu_features import HostCpu, detect_host_cpu
+from edge_runtime.runtime.build.cpu_models import KERNEL_FEATURES, X86_64
+from edge_runtime.runtime.loader import load_package, resolve_build
 from edge_runtime.runtime.preprocess import preprocess_batch
 from tests.compiler.builders import calibration_images
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from edge_runtime.compiler.compile import compile_package
-from edge_runtime.compiler.gpu_probe import BuildMachine
 from edge_runtime.compiler.targets import validate_target
-from edge_runtime.compiler.trt_build import build_engine
 from edge_runtime.errors import UnsupportedHardware
-from edge_runtime.modelpkg.loader import load_package
+from edge_runtime.runtime.build.gpu_probe import BuildMachine
+from edge_runtime.runtime.build.trt_build import build_engine
+from edge_runtime.runtime.loader import load_package
 from tests.compiler import fake_tensorrt
 
 XAVIER_85 = BuildMachine(gpu_code="sm_72", trt_version=(8, 5, 2, 2), cuda_version=(11, 4), gpu_name="Xavier")
@@ -79,7 +79,7 @@ def test_device_builds_the_deferred_engine_then_reuses_it(tiny_package, tmp_path
 def test_matching_build_machine_builds_the_engine_at_compile_time(tiny_package, tmp_path, monkeypatch):
     trt = fake_tensorrt.make_module("8.5.2.2")
     monkeypatch.setitem(sys.modules, "tensorrt", trt)
-    monkeypatch.setattr("edge_runtime.compiler.trt_build.CudaBuffers", lambda: fake_tensorrt.HostBuffers(trt))
+    monkeypatch.setattr("edge_runtime.runtime.build.trt_build.CudaBuffers", lambda: fake_tensorrt.HostBuffers(trt))
     target = validate_target("jetson_xavier", None, None)
     result = compile_package(tiny_package, target, str(tmp_path / "out"), progress=quiet,
                              machine_probe=lambda: (XAVIER_85, ""))

@@ -120,7 +120,7 @@ def test_frame_pitch_accepts_packed_rows_only():
 
 
 def test_deferred_engine_is_built_by_the_compiler_helper(monkeypatch, tmp_path):
-    from edge_runtime.compiler import trt_build
+    from edge_runtime.runtime.build import trt_build
 
     onnx = tmp_path / "model.onnx"
     onnx.write_bytes(b"onnx")

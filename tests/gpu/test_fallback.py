@@ -10,7 +10,6 @@ import types
 import numpy as np
 import pytest
 
-from edge_runtime.modelpkg.loader import LoadedPackage
 from edge_runtime.modelpkg.manifest import InputSpec
 from edge_runtime.runtime.cpu_predictor import CpuPredictor
 from edge_runtime.runtime.factory import PredictorOptions, create_predictor
@@ -18,6 +17,7 @@ from edge_runtime.runtime.gpu import engine_source, tensorrt_predictor
 from edge_runtime.runtime.gpu.cuda_api import probe_device
 from edge_runtime.runtime.gpu.engine_source import EngineSource
 from edge_runtime.runtime.gpu.tensorrt_predictor import TensorRTPredictor, create_tensorrt_predictor
+from edge_runtime.runtime.loader import LoadedPackage
 
 from .conftest import manifest_for
 
@@ -41,7 +41,7 @@ def _tiny_onnx(path: str) -> None:
 
 @pytest.fixture
 def trt_package(tmp_path):
-    """A compiled package whose TensorRT build was deferred to the device (as build_loader resolves it)."""
+    """A compiled package whose TensorRT build was deferred to the device (as runtime/loader.py resolves it)."""
     onnx_path = os.path.join(str(tmp_path), "model.onnx")
     _tiny_onnx(onnx_path)
     build = {"backend": "tensorrt", "onnx_path": onnx_path, "deferred": True, "engine_path": None, "settings": {}}

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from edge_runtime.cli.main import main
-from edge_runtime.packaging.artifacts import sha256_base64
+from edge_runtime.digests import sha256_base64
 from edge_runtime.packaging.recipes import parse_recipe, validate_recipe
 
 

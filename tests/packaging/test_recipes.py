@@ -11,8 +11,9 @@ import zipfile
 import pytest
 import yaml
 
+from edge_runtime.digests import sha256_base64
 from edge_runtime.packaging.agent_component import AgentComponentSpec, agent_recipe, default_configuration
-from edge_runtime.packaging.artifacts import Artifact, sha256_base64, zip_folder
+from edge_runtime.packaging.artifacts import Artifact, zip_folder
 from edge_runtime.packaging.model_component import ModelComponentSpec, model_recipe
 from edge_runtime.packaging.recipes import (
     MAX_RECIPE_BYTES,

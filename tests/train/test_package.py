@@ -10,9 +10,9 @@ import onnxruntime as ort
 
 from edge_runtime.datasets.synth import SyntheticPaths
 from edge_runtime.evaluate.metrics import best_f1_threshold
-from edge_runtime.modelpkg.loader import load_package
 from edge_runtime.modelpkg.manifest import CALIBRATION_FILE, MANIFEST_FILE, MODEL_FILE, ModelManifest, read_manifest
 from edge_runtime.runtime.factory import PredictorOptions, create_predictor
+from edge_runtime.runtime.loader import load_package
 from edge_runtime.train.data import load_image_set
 from edge_runtime.train.features import normalise
 from edge_runtime.train.pipeline import TrainResult, train_model

@@ -2,7 +2,9 @@
 
 Module layout differs by release: cuda-python >= 12.6 has `cuda.bindings.driver` / `cuda.bindings.nvrtc`;
 11.x and early 12.x (what a JetPack 5 device with Python 3.8 gets) have `cuda.cuda` / `cuda.nvrtc`, which
-12.x still ships as deprecated aliases and 13.x removes. Every call returns a tuple `(status, *values)`;
+12.x still ships as deprecated aliases and 13.x removes. The runtime API (`cuda.bindings.runtime` /
+`cuda.cudart`) serves the engine build's calibration buffers and version probe. Every call returns a tuple
+`(status, *values)`;
 `check` turns a bad status into CudaError naming the call, and returns the values.
 Python 3.8 compatible; nothing is imported until a function here is called.
 """
@@ -76,6 +78,20 @@ def _preload_wheel_nvrtc() -> None:
                 continue
 
 
+def load_runtime() -> Any:
+    """The CUDA runtime API module (cudaMalloc, cudaMemcpy, cudaRuntimeGetVersion); MissingExtra('gpu') if none."""
+    try:
+        from cuda.bindings import runtime  # cuda-python >= 12.6
+    except ImportError:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)
+                from cuda import cudart as runtime  # cuda-python 11.x and 12.0-12.5
+        except ImportError as exc:
+            raise MissingExtra("cuda-python", "gpu") from exc
+    return runtime
+
+
 def load_nvrtc() -> Any:
     return load_bindings()[1]
 
@@ -119,12 +135,16 @@ def probe_device(ordinal: int = 0) -> Tuple[bool, str]:
         if count <= ordinal:
             return False, "no CUDA device %d (the driver sees %d)" % (ordinal, count)
         device = check(driver.cuDeviceGet(ordinal), "cuDeviceGet", driver)
-        name = check(driver.cuDeviceGetName(128, device), "cuDeviceGetName", driver)
+        name = device_name(driver, device)
         major, minor = compute_capability(driver, device)
     except Exception as exc:  # no driver library, no device, driver too old: all mean "no GPU here"
         return False, "no usable CUDA driver or device (%s)" % (str(exc).splitlines()[0] or type(exc).__name__)
-    text = name.split(b"\0", 1)[0].decode(errors="replace") if isinstance(name, bytes) else str(name)
-    return True, "%s sm_%d%d" % (text, major, minor)
+    return True, "%s sm_%d%d" % (name, major, minor)
+
+
+def device_name(driver: Any, device: Any) -> str:
+    name = check(driver.cuDeviceGetName(128, device), "cuDeviceGetName", driver)
+    return name.split(b"\0", 1)[0].decode(errors="replace") if isinstance(name, bytes) else str(name)
 
 
 def compute_capability(driver: Any, device: Any) -> Tuple[int, int]:

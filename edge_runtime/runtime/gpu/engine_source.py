@@ -1,8 +1,8 @@
 """Where the TensorRT engine comes from, and whether this machine can run the GPU path at all.
 
-A compiled package (compiler/build_loader.resolve_build) with backend "tensorrt" either carries a built
+A compiled package (runtime/loader.resolve_build) with backend "tensorrt" either carries a built
 engine plan (`LoadedPackage.model_path`) or defers the build to the device, where
-`edge_runtime.compiler.trt_build.build_engine(onnx_path, settings, cache_dir)` builds (or finds in its
+`edge_runtime.runtime.build.trt_build.build_engine(onnx_path, settings, cache_dir)` builds (or finds in its
 cache) the plan for this GPU and TensorRT. The deferred build runs in the predictor's `load()`, never at
 construction. Python 3.8 compatible; tensorrt and cuda-python are imported inside functions.
 """
@@ -65,7 +65,7 @@ class EngineSource:
         """The plan path, building it on this device first when the package deferred the build."""
         if self.engine_path:
             return self.engine_path
-        from edge_runtime.compiler.trt_build import build_engine  # device-side module of the compiler
+        from edge_runtime.runtime.build.trt_build import build_engine
 
         return str(build_engine(self.onnx_path, self.settings, self.cache_dir))
 

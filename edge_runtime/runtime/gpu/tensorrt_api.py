@@ -5,7 +5,7 @@ optimization profile (index = profile * bindings_per_profile + index in profile 
 `execute_async_v2(bindings, stream)`. TensorRT 10 removed bindings: tensors are named, shapes set with
 `set_input_shape`, addresses with `set_tensor_address`, and `execute_async_v3(stream)` runs. Callers see
 one small interface either way. The version is parsed (as integers) and range-checked by
-edge_runtime.compiler.versions, the project's one version module.
+edge_runtime.runtime.build.versions, the project's one version module.
 Python 3.8 compatible; the tensorrt module is passed in, never imported here.
 """
 
@@ -22,8 +22,8 @@ TENSOR_API_SINCE = (10, 0)
 
 
 def tensorrt_version(trt: Any) -> Tuple[int, ...]:
-    """The installed TensorRT's version as integers, refused outside the supported range (compiler.versions)."""
-    from edge_runtime.compiler.versions import tensorrt_version as parse_installed
+    """The installed TensorRT's version as integers, refused outside the supported range (runtime.build.versions)."""
+    from edge_runtime.runtime.build.versions import tensorrt_version as parse_installed
 
     return tuple(parse_installed(trt))
 

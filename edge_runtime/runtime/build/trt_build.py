@@ -20,16 +20,24 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Union
 
-from edge_runtime.compiler.calibration import (
+from edge_runtime.digests import sha256_hex
+from edge_runtime.errors import CompileError, UnsupportedHardware
+from edge_runtime.modelpkg.manifest import INPUT_NAME, InputSpec, ModelManifest
+from edge_runtime.runtime.build.calibration import (
     DEFAULT_MAX_IMAGES,
     calibration_batch_size,
     load_calibration_images,
     preprocessed_batches,
 )
-from edge_runtime.compiler.gpu_probe import BuildMachine, probe_build_machine
-from edge_runtime.compiler.trt_calibrator import CalibrationCache, CudaBuffers, DeviceBuffers, make_entropy_calibrator
-from edge_runtime.compiler.trt_network import serialize_engine
-from edge_runtime.compiler.versions import (
+from edge_runtime.runtime.build.gpu_probe import BuildMachine, probe_build_machine
+from edge_runtime.runtime.build.trt_calibrator import (
+    CalibrationCache,
+    CudaBuffers,
+    DeviceBuffers,
+    make_entropy_calibrator,
+)
+from edge_runtime.runtime.build.trt_network import serialize_engine
+from edge_runtime.runtime.build.versions import (
     cuda_compatible,
     format_version,
     int8_calibration_deprecated,
@@ -37,8 +45,6 @@ from edge_runtime.compiler.versions import (
     tensorrt_version,
     version_matches,
 )
-from edge_runtime.errors import CompileError, UnsupportedHardware
-from edge_runtime.modelpkg.manifest import INPUT_NAME, InputSpec, ModelManifest
 
 log = logging.getLogger(__name__)
 _GPU_CODE = re.compile(r"^sm_\d{2,3}$")
@@ -146,14 +152,6 @@ def check_machine(settings: BuilderSettings, machine: BuildMachine) -> None:
         )
 
 
-def sha256_file(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def engine_path(cache_dir: str, onnx_sha256: str, settings: BuilderSettings, machine: BuildMachine) -> str:
     name = "%s-trt%s-%s.engine" % (machine.gpu_code, format_version(machine.trt_version), settings.engine_key())
     return os.path.join(cache_dir, onnx_sha256[:16], name)
@@ -182,7 +180,7 @@ def build_engine(
     version = tensorrt_version(trt)
     machine = machine or probe_build_machine(trt)
     check_machine(settings, machine)
-    onnx_sha = settings.onnx_sha256 or sha256_file(onnx_path)
+    onnx_sha = settings.onnx_sha256 or sha256_hex(onnx_path)
     path = engine_path(cache_dir, onnx_sha, settings, machine)
     if os.path.isfile(path):
         log.info("using cached TensorRT engine %s", path)

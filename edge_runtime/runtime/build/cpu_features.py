@@ -12,7 +12,8 @@ import platform
 from dataclasses import dataclass
 from typing import FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
-from edge_runtime.compiler.cpu_models import (
+from edge_runtime.errors import CompileError
+from edge_runtime.runtime.build.cpu_models import (
     ARM64,
     DEFAULT_MCPU,
     FEATURE_ALIASES,
@@ -23,7 +24,6 @@ from edge_runtime.compiler.cpu_models import (
     X86_64,
     known_features,
 )
-from edge_runtime.errors import CompileError
 
 CPUINFO = "/proc/cpuinfo"
 _MACHINE_ARCH = {"x86_64": X86_64, "amd64": X86_64, "aarch64": ARM64, "arm64": ARM64}

@@ -1,44 +1,49 @@
-"""Resolve a compiled package (edge-build.json) to what runs on this machine.
+"""One loader for plain and compiled model packages: what the agent, the benchmarks and the server run.
+
+A plain package is what training writes. A compiled package adds `edge-build.json` (modelpkg/build.py)
+naming the target, the options and the artifacts; the loader picks the artifact this machine runs:
 
 - ONNX Runtime builds: the build's architecture must be this machine's and every required CPU
   feature present; otherwise UnsupportedHardware names what is missing (instead of an illegal
   instruction, or kernels the build was never measured with).
 - TensorRT builds: resolved even here, so the GPU runtime can build the deferred engine on the
-  device (trt_build.build_engine) or fall back to the ONNX on the CPU; `build` carries the settings
-  with absolute paths, `onnx_path`, the calibration paths, `engine_path` and `deferred`.
+  device (runtime/build/trt_build.build_engine) or fall back to the ONNX on the CPU; `build` carries the
+  settings with absolute paths, `onnx_path`, the calibration paths, `engine_path` and `deferred`.
 
 Every artifact used is checked against its SHA-256. Python 3.8 compatible: no onnx import here.
 """
 
 from __future__ import annotations
 
-import json
 import os
+from dataclasses import dataclass, field
 from typing import Any, Dict, Optional
 
-from edge_runtime.compiler.cpu_features import HostCpu, detect_host_cpu, missing_features
-from edge_runtime.compiler.trt_build import sha256_file
+from edge_runtime.digests import sha256_hex
 from edge_runtime.errors import ModelPackageError, UnsupportedHardware
-from edge_runtime.modelpkg.loader import BUILD_FILE, LoadedPackage
-from edge_runtime.modelpkg.manifest import ModelManifest
-
-BUILD_FORMAT_VERSION = 1
-BACKENDS = ("onnxruntime", "tensorrt")
+from edge_runtime.modelpkg.build import BUILD_FILE, is_compiled, read_build
+from edge_runtime.modelpkg.manifest import ModelManifest, read_manifest
+from edge_runtime.runtime.build.cpu_features import HostCpu, detect_host_cpu, missing_features
 
 
-def read_build(root: str) -> Dict[str, Any]:
-    path = os.path.join(root, BUILD_FILE)
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, ValueError) as exc:
-        raise ModelPackageError("%s is not readable JSON: %s" % (path, exc)) from exc
-    if not isinstance(data, dict) or data.get("backend") not in BACKENDS:
-        raise ModelPackageError("%s: backend must be one of %s" % (path, ", ".join(BACKENDS)))
-    if int(data.get("format_version", 0)) > BUILD_FORMAT_VERSION:
-        raise ModelPackageError("%s: build format %s is newer than this runtime understands (%d)"
-                                % (path, data.get("format_version"), BUILD_FORMAT_VERSION))
-    return data
+@dataclass(frozen=True)
+class LoadedPackage:
+    """A model package resolved to what will actually run here."""
+
+    root: str
+    manifest: ModelManifest
+    model_path: str  # ONNX file (plain or optimised/quantised build) or the TensorRT engine plan
+    backend: str = "onnxruntime"  # "onnxruntime" or "tensorrt"
+    build: Optional[Dict[str, Any]] = field(default=None)  # parsed edge-build.json when compiled
+
+
+def load_package(package_dir: str) -> LoadedPackage:
+    """Read a package; a compiled build is checked against this machine."""
+    root = os.path.abspath(package_dir)
+    manifest = read_manifest(root)
+    if is_compiled(root):
+        return resolve_build(root, manifest)
+    return LoadedPackage(root=root, manifest=manifest, model_path=os.path.join(root, manifest.model_file))
 
 
 def verified_artifact(root: str, build: Dict[str, Any], name: Optional[str]) -> Optional[str]:
@@ -52,7 +57,7 @@ def verified_artifact(root: str, build: Dict[str, Any], name: Optional[str]) -> 
     path = os.path.join(root, name)
     if not os.path.isfile(path):
         raise ModelPackageError("compiled package %s is missing %s" % (root, name))
-    if sha256_file(path) != record.get("sha256"):
+    if sha256_hex(path) != record.get("sha256"):
         raise ModelPackageError("%s in %s does not match its SHA-256 in %s: the file was changed or damaged"
                                 % (name, root, BUILD_FILE))
     return path

@@ -1,13 +1,12 @@
-"""mcpu/mattr -> features, /proc/cpuinfo parsing, and the INT8 choices that follow the features."""
+"""mcpu/mattr -> features and /proc/cpuinfo parsing (the INT8 choices that follow: tests/compiler/test_quantize.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from edge_runtime.compiler.cpu_features import detect_host_cpu, parse_cpuinfo, resolve_target
-from edge_runtime.compiler.cpu_models import ARM64, MCPU_FEATURES, X86_64
-from edge_runtime.compiler.quantize import int8_choices
 from edge_runtime.errors import CompileError
+from edge_runtime.runtime.build.cpu_features import detect_host_cpu, parse_cpuinfo, resolve_target
+from edge_runtime.runtime.build.cpu_models import ARM64, MCPU_FEATURES, X86_64
 
 ASKED_FOR = {
     X86_64: ["core-avx2", "skylake-avx512", "cascadelake", "icelake-server", "sapphirerapids",
@@ -91,15 +90,3 @@ def test_detects_this_machine(tmp_path):
     assert ("sse2" in host.features) if host.arch == X86_64 else ("asimd" in host.features)
     nothing = detect_host_cpu(str(tmp_path / "missing"))
     assert nothing.features == frozenset()
-
-
-@pytest.mark.parametrize("arch,mcpu,reduce_range", [
-    (X86_64, "core-avx2", True), (X86_64, "skylake-avx512", True), (X86_64, "cascadelake", False),
-    (X86_64, "alderlake", False), (X86_64, "sapphirerapids", False), (ARM64, "carmel", False),
-    (ARM64, "cortex-a78", False),
-])
-def test_int8_choices_follow_vnni(arch, mcpu, reduce_range):
-    choices = int8_choices(resolve_target(arch, mcpu))
-    assert choices.reduce_range is reduce_range
-    assert choices.per_channel and choices.quant_format == "QDQ" and choices.weight_type == "QInt8"
-    assert ("VNNI" in choices.reason or "vnni" in choices.reason or arch == ARM64)

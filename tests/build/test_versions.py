@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from edge_runtime.compiler import versions
 from edge_runtime.errors import CompileError
+from edge_runtime.runtime.build import versions
 from tests.compiler import fake_tensorrt
 
 

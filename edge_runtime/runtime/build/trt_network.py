@@ -1,6 +1,6 @@
 """ONNX -> serialized TensorRT engine with the Python API, every return value checked.
 
-Version differences go through `edge_runtime.compiler.versions` only. The same code runs against the
+Version differences go through `edge_runtime.runtime.build.versions` only. The same code runs against the
 real `tensorrt` module on a device and against tests/compiler/fake_tensorrt.py here.
 Python 3.8 compatible.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Any, List, Optional, Sequence, Tuple
 
-from edge_runtime.compiler.versions import Version, network_flags, platform_has_fast, set_workspace
 from edge_runtime.errors import CompileError
+from edge_runtime.runtime.build.versions import Version, network_flags, platform_has_fast, set_workspace
 
 log = logging.getLogger(__name__)
 

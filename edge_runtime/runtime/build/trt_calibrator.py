@@ -14,7 +14,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 
-from edge_runtime.compiler.gpu_probe import checked, cuda_runtime
+from edge_runtime.runtime.gpu.cuda_api import check, load_runtime
 
 try:  # Python 3.8 has typing.Protocol
     from typing import Protocol
@@ -40,21 +40,21 @@ class CudaBuffers:
         self._buffers: Dict[str, List[int]] = {}  # name -> [pointer, nbytes]
 
     def upload(self, name: str, array: np.ndarray) -> int:
-        rt = self._rt = self._rt or cuda_runtime()
+        rt = self._rt = self._rt or load_runtime()
         host = np.ascontiguousarray(array)
         slot = self._buffers.get(name)
         if slot is None or slot[1] < host.nbytes:
             if slot is not None:
-                checked(rt.cudaFree(slot[0]), "cudaFree")
-            slot = [int(checked(rt.cudaMalloc(host.nbytes), "cudaMalloc")), host.nbytes]
+                check(rt.cudaFree(slot[0]), "cudaFree")
+            slot = [int(check(rt.cudaMalloc(host.nbytes), "cudaMalloc")), host.nbytes]
             self._buffers[name] = slot
         kind = rt.cudaMemcpyKind.cudaMemcpyHostToDevice
-        checked(rt.cudaMemcpy(slot[0], host.ctypes.data, host.nbytes, kind), "cudaMemcpy")
+        check(rt.cudaMemcpy(slot[0], host.ctypes.data, host.nbytes, kind), "cudaMemcpy")
         return slot[0]
 
     def close(self) -> None:
         for pointer, _ in self._buffers.values():
-            checked(self._rt.cudaFree(pointer), "cudaFree")
+            check(self._rt.cudaFree(pointer), "cudaFree")
         self._buffers = {}
 
 

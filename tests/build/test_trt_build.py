@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge_runtime.compiler.calibration import load_calibration_images
-from edge_runtime.compiler.gpu_probe import BuildMachine
-from edge_runtime.compiler.trt_build import BuilderSettings, build_engine
 from edge_runtime.errors import CompileError, UnsupportedHardware
 from edge_runtime.modelpkg.manifest import read_manifest
+from edge_runtime.runtime.build.calibration import load_calibration_images
+from edge_runtime.runtime.build.gpu_probe import BuildMachine
+from edge_runtime.runtime.build.trt_build import BuilderSettings, build_engine
 from edge_runtime.runtime.preprocess import preprocess_batch
 from tests.compiler import fake_tensorrt
 
