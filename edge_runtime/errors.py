@@ -32,6 +32,10 @@ class DeadlineExceeded(EdgeRuntimeError):
     """The caller's deadline passed before the work was done (gRPC DEADLINE_EXCEEDED)."""
 
 
+class PermissionDenied(EdgeRuntimeError):
+    """The caller may not touch what it named (another user's shared memory, a file outside its folder)."""
+
+
 class AlreadyExists(EdgeRuntimeError):
     """Something with this identity exists already (component version, job name)."""
 

@@ -13,6 +13,10 @@ Lifecycle (no finalisers; whoever creates or opens a segment closes it):
     seg.close()                                                     # unmap
     seg.unlink()                                                    # remove the name (creator's job)
 
+The agent itself never maps a caller's segment: it reads and writes through the file descriptor with
+the caller's rights (`edge_runtime.agent.segments`), so a client that shrinks its segment cannot
+SIGBUS it. This class is for the owners of segments: clients, the bench, embedders.
+
 `close()` while numpy views of the segment are still alive cannot unmap at once (the views would
 dangle); the mapping is then released when the last view is garbage collected. Python 3.8 compatible.
 """
@@ -22,9 +26,7 @@ from __future__ import annotations
 import contextlib
 import mmap
 import os
-import threading
-from collections import OrderedDict
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -189,58 +191,3 @@ class SharedMemorySegment:
 
     def __repr__(self) -> str:
         return "SharedMemorySegment(%r, size=%d%s)" % (self.name, self.size, ", closed" if self.closed else "")
-
-
-class SegmentCache:
-    """Segments the agent has opened, by name, so a client reusing one segment per frame costs one stat.
-
-    Each `get` compares the name's current (device, inode, size) with the cached mapping and reopens
-    when the client recreated or resized the segment. A replaced or evicted mapping is not closed
-    here, since another request may still be reading it: dropping the reference lets the mmap object
-    unmap itself once the last user is gone. `close()` unmaps everything at shutdown.
-    """
-
-    def __init__(self, max_entries: int = 16) -> None:
-        self.max_entries = max_entries
-        self._entries: "OrderedDict[str, SharedMemorySegment]" = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, name: str) -> SharedMemorySegment:
-        identity = path_identity(name)
-        if identity is None:
-            with self._lock:
-                self._entries.pop(name, None)
-            raise NotFound("shared memory segment %s does not exist (expected %s)" % (name, shm_path(name)))
-        with self._lock:
-            cached = self._entries.get(name)
-            if cached is not None and cached.identity == identity:
-                self._entries.move_to_end(name)
-                return cached
-        segment = self._open(name)
-        with self._lock:
-            self._entries[name] = segment
-            self._entries.move_to_end(name)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
-        return segment
-
-    @staticmethod
-    def _open(name: str) -> SharedMemorySegment:
-        try:
-            return SharedMemorySegment.open(name, writable=True)
-        except PermissionError:  # another user's segment we may only read: fine for input frames
-            try:
-                return SharedMemorySegment.open(name, writable=False)
-            except PermissionError:
-                raise InvalidArgument("shared memory segment %s is not readable by the agent" % name) from None
-
-    def stats(self) -> Dict[str, int]:
-        with self._lock:
-            return {name: seg.size for name, seg in self._entries.items()}
-
-    def close(self) -> None:
-        with self._lock:
-            segments = list(self._entries.values())
-            self._entries.clear()
-        for segment in segments:
-            segment.close()

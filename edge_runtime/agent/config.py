@@ -5,7 +5,7 @@ Files (YAML or JSON, same keys) are read only at the CLI edge by `load_config`:
     server:     {socket: unix:///tmp/aws.iot.lookoutvision.EdgeAgent.sock, socket_group: ggc_group,
                  socket_mode: "0660", tcp_address: 0.0.0.0:8443, tls_cert: ..., tls_key: ...,
                  tls_client_ca: ..., grace_period_s: 10, max_message_mb: 64, max_workers: 32,
-                 metrics_port: 0}
+                 metrics_port: 0, max_connections: 256}
     batching:   {max_batch_size: 8, max_wait_ms: 2, queue_size: 64}
     models:     {models_root: /var/lib/edge-runtime/models, state_file: "", autostart: true,
                  memory_budget_mb: 0, intra_op_threads: 0, instances: 1, prefer_gpu: true}
@@ -49,6 +49,7 @@ class ServerConfig:
     max_message_mb: int = 64  # 4096 x 4096 RGB is 48 MiB; larger messages get RESOURCE_EXHAUSTED
     max_workers: int = 32  # gRPC handler threads; each waits for its batch, so keep > clients
     metrics_port: int = 0  # >0: also serve Prometheus text at http://127.0.0.1:<port>/metrics
+    max_connections: int = 256  # open client connections on the Unix socket (two relay threads each)
 
     def __post_init__(self) -> None:
         _check(bool(self.socket or self.tcp_address), "need server.socket or server.tcp_address")
@@ -61,6 +62,7 @@ class ServerConfig:
         _check(1 <= self.max_message_mb <= 2047, "server.max_message_mb must be 1..2047")
         _check(2 <= self.max_workers <= 1024, "server.max_workers must be 2..1024")
         _check(0 <= self.metrics_port <= 65535, "server.metrics_port must be 0..65535")
+        _check(1 <= self.max_connections <= 4096, "server.max_connections must be 1..4096")
 
     @property
     def socket_path(self) -> str:

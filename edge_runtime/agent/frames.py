@@ -1,9 +1,11 @@
 """Request validation at the boundary: a Bitmap becomes an (H, W, 3) RGB uint8 frame, or InvalidArgument.
 
 Everything is checked before a request is queued, so a bad frame never reaches a batch: side lengths
-64..4096, byte length = width x height x 3, for shared memory that the segment exists, that `size`
-is width x height x 3 and that offset + size lies inside the segment. Frames from shared memory are
-zero-copy views of the segment. The mask target (anomaly_mask_params) is checked the same way.
+64..4096, byte length = width x height x 3 (or height x the 4-byte-aligned row stride GStreamer sends,
+e.g. 250x200 RGB as 200 rows of 752 bytes), for shared memory that the caller may read the segment,
+that `size` is one of those lengths and that offset + size lies inside the segment. Frames from shared
+memory are copied out (see `segments`), so a client changing its segment cannot touch a queued frame.
+The mask target (anomaly_mask_params) is checked the same way, for write rights.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from typing import Any, Optional
 
 import numpy as np
 
-from edge_runtime.errors import InvalidArgument, NotFound
-from edge_runtime.shm import SegmentCache, SharedMemorySegment
+from edge_runtime.agent.segments import Caller, CallerSegment
+from edge_runtime.errors import InvalidArgument
 
 MIN_SIDE = 64
 MAX_SIDE = 4096
@@ -24,9 +26,14 @@ MAX_SIDE = 4096
 class MaskTarget:
     """Where to write a segmentation mask in the caller's shared memory."""
 
-    segment: SharedMemorySegment
+    name: str
     offset: int
+    caller: Caller
     handle: Any  # the caller's SharedMemoryHandle message, echoed in the response
+
+    def write(self, mask: np.ndarray) -> None:
+        with CallerSegment(self.name, self.caller, write=True) as segment:
+            segment.write(self.offset, mask)
 
 
 def check_size(width: int, height: int) -> None:
@@ -36,41 +43,52 @@ def check_size(width: int, height: int) -> None:
         )
 
 
-def _segment(segments: SegmentCache, name: str) -> SharedMemorySegment:
-    try:
-        return segments.get(name)
-    except NotFound as exc:  # a missing segment is a bad argument, not an unknown model
-        raise InvalidArgument(str(exc)) from None
+def aligned_stride(width: int) -> int:
+    """The row stride of a frame whose rows are padded to 4 bytes (GStreamer's video/x-raw RGB)."""
+    return (width * 3 + 3) & ~3
 
 
-def frame_from_bitmap(bitmap: Any, segments: SegmentCache) -> np.ndarray:
-    """The RGB888 frame a Bitmap message describes (packed, interleaved, byte 0 = R)."""
+def _rows(data: Any, width: int, height: int, length: int) -> np.ndarray:
+    flat = np.frombuffer(data, dtype=np.uint8)
+    if length == width * height * 3:
+        return flat.reshape(height, width, 3)
+    stride = length // height
+    return np.ascontiguousarray(flat.reshape(height, stride)[:, : width * 3]).reshape(height, width, 3)
+
+
+def _length_ok(length: int, width: int, height: int) -> bool:
+    return length in (width * height * 3, height * aligned_stride(width))
+
+
+def _length_error(field: str, length: int, width: int, height: int) -> InvalidArgument:
+    expected = width * height * 3
+    return InvalidArgument(
+        "%s %d bytes, expected width*height*3 = %d*%d*3 = %d (packed RGB888)" % (field, length, width, height, expected)
+    )
+
+
+def frame_from_bitmap(bitmap: Any, caller: Optional[Caller]) -> np.ndarray:
+    """The RGB888 frame a Bitmap message describes (interleaved, byte 0 = R)."""
     width, height = int(bitmap.width), int(bitmap.height)
     check_size(width, height)
-    expected = width * height * 3
     kind = bitmap.WhichOneof("data")
     if kind == "byte_data":
         data = bitmap.byte_data
-        if len(data) != expected:
-            raise InvalidArgument(
-                "bitmap.byte_data has %d bytes, expected width*height*3 = %d*%d*3 = %d (packed RGB888)"
-                % (len(data), width, height, expected)
-            )
-        return np.frombuffer(data, dtype=np.uint8).reshape(height, width, 3)
+        if not _length_ok(len(data), width, height):
+            raise _length_error("bitmap.byte_data has", len(data), width, height)
+        return _rows(data, width, height, len(data))
     if kind == "shared_memory_handle":
         handle = bitmap.shared_memory_handle
-        if handle.size != expected:
-            raise InvalidArgument(
-                "shared_memory_handle.size is %d, expected width*height*3 = %d*%d*3 = %d"
-                % (handle.size, width, height, expected)
-            )
-        segment = _segment(segments, handle.name)
-        segment.check_range(int(handle.offset), expected)
-        return segment.array(int(handle.offset), (height, width, 3))
+        size = int(handle.size)
+        if not _length_ok(size, width, height):
+            raise _length_error("shared_memory_handle.size is", size, width, height)
+        with CallerSegment(handle.name, caller) as segment:
+            data = segment.read(int(handle.offset), size)
+        return _rows(data, width, height, size)
     raise InvalidArgument("bitmap needs byte_data or shared_memory_handle, got neither")
 
 
-def mask_target(params: Any, width: int, height: int, segments: SegmentCache) -> Optional[MaskTarget]:
+def mask_target(params: Any, width: int, height: int, caller: Optional[Caller]) -> Optional[MaskTarget]:
     """The caller's segment for the mask, from anomaly_mask_params field 2 (or the legacy field 3)."""
     if params is None:
         return None
@@ -86,8 +104,7 @@ def mask_target(params: Any, width: int, height: int, segments: SegmentCache) ->
             "anomaly_mask_params.shared_memory_handle.size is %d, the mask needs width*height*3 = %d bytes"
             % (handle.size, needed)
         )
-    segment = _segment(segments, handle.name)
-    if not segment.writable:
-        raise InvalidArgument("shared memory segment %s for the mask is not writable by the agent" % handle.name)
-    segment.check_range(int(handle.offset), needed)
-    return MaskTarget(segment, int(handle.offset), handle)
+    with CallerSegment(handle.name, caller, write=True) as segment:
+        segment.check_range(int(handle.offset), needed)
+    assert caller is not None  # CallerSegment refused a caller it does not know
+    return MaskTarget(handle.name, int(handle.offset), caller, handle)

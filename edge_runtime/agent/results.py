@@ -37,8 +37,7 @@ def result_message(
     mask = message.anomaly_mask
     mask.width, mask.height = width, height
     if target is not None:
-        out = target.segment.array(target.offset, (height, width, 3))
-        render_mask(prediction.class_map, model.mask_lut, out=out)
+        target.write(render_mask(prediction.class_map, model.mask_lut))
         mask.shared_memory_handle.CopyFrom(target.handle)
     else:
         mask.byte_data = render_mask(prediction.class_map, model.mask_lut).tobytes()

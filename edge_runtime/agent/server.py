@@ -13,7 +13,6 @@ import grp
 import logging
 import os
 import signal
-import stat
 import threading
 from concurrent import futures
 from typing import Any, List, Optional, Tuple
@@ -24,11 +23,12 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from edge_runtime.agent.config import AgentConfig, ServerConfig
 from edge_runtime.agent.greengrass import GreengrassIpc
 from edge_runtime.agent.metrics import AgentMetrics
-from edge_runtime.agent.proto import agent_admin_pb2_grpc, edge_agent_pb2_grpc
+from edge_runtime.agent.proto import agent_admin_pb2_grpc
 from edge_runtime.agent.registry import ModelRegistry
-from edge_runtime.agent.servicer import AgentAdminServicer, EdgeAgentServicer
+from edge_runtime.agent.segments import Caller
+from edge_runtime.agent.servicer import AgentAdminServicer, EdgeAgentServicer, lenient_handlers
+from edge_runtime.agent.unix_listener import UnixListener
 from edge_runtime.errors import InvalidArgument
-from edge_runtime.shm import SegmentCache
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ SERVICE_NAMES = ("", "AWS.LookoutVision.EdgeAgent", "edgeruntime.AgentAdmin")
 
 
 class AgentServices:
-    """Everything behind the server: registry, metrics, shared-memory cache, health, optional IPC."""
+    """Everything behind the server: registry, metrics, the Unix socket listener, health, optional IPC."""
 
     def __init__(
         self,
@@ -48,7 +48,7 @@ class AgentServices:
         self.config = config
         self.metrics = metrics or (registry.metrics if registry is not None else AgentMetrics())
         self.registry = registry or ModelRegistry(config.models, config.batching, self.metrics)
-        self.segments = SegmentCache()
+        self.listener: Optional[UnixListener] = None
         self.health = health.HealthServicer()
         self.ipc = ipc
         self.addresses: List[str] = []
@@ -59,9 +59,14 @@ class AgentServices:
         for name in SERVICE_NAMES:
             self.health.set(name, status)
 
+    def caller(self, peer: str) -> Optional[Caller]:
+        return self.listener.caller(peer) if self.listener is not None else None
+
     def close(self, timeout: Optional[float] = None) -> None:
+        if self.listener is not None:
+            self.listener.close()
+            self.listener = None
         self.registry.shutdown(timeout)
-        self.segments.close()
         if self.ipc is not None:
             self.ipc.close()
 
@@ -78,30 +83,31 @@ def create_server(config: AgentConfig, services: Optional[AgentServices] = None)
     executor = futures.ThreadPoolExecutor(max_workers=cfg.max_workers, thread_name_prefix="edge-agent-rpc")
     server = grpc.server(executor, options=options)
     on_result = services.ipc.on_result if services.ipc is not None else None
-    edge_agent_pb2_grpc.add_EdgeAgentServicer_to_server(
-        EdgeAgentServicer(services.registry, services.metrics, services.segments, on_result), server
-    )
+    servicer = EdgeAgentServicer(services.registry, services.metrics, services.caller, on_result)
+    server.add_generic_rpc_handlers((lenient_handlers(servicer),))
     admin = AgentAdminServicer(services.registry, services.metrics)
     agent_admin_pb2_grpc.add_AgentAdminServicer_to_server(admin, server)
     health_pb2_grpc.add_HealthServicer_to_server(services.health, server)
     if cfg.socket:
-        services.addresses.append(_bind_unix(server, cfg))
+        services.addresses.append(_bind_unix(server, cfg, services))
     if cfg.tcp_address:
         services.addresses.append(_bind_tls(server, cfg))
     return server, services.addresses[0]
 
 
-def _bind_unix(server: grpc.Server, cfg: ServerConfig) -> str:
-    path = os.path.abspath(cfg.socket_path)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    if os.path.exists(path):
-        if not stat.S_ISSOCK(os.stat(path).st_mode):
-            raise InvalidArgument("server.socket %s exists and is not a socket; refusing to replace it" % path)
-        os.unlink(path)  # a stale socket from a previous run
-    address = "unix://" + path
-    if server.add_insecure_port(address) == 0:
-        raise InvalidArgument("cannot listen on %s" % address)
-    return address
+def _bind_unix(server: grpc.Server, cfg: ServerConfig, services: AgentServices) -> str:
+    """gRPC on a private socket, the public one taken (under its lock) by a relaying UnixListener."""
+    listener = UnixListener(cfg.socket_path, max_connections=cfg.max_connections)
+    if server.add_insecure_port(listener.grpc_address) == 0:
+        listener.close()
+        raise InvalidArgument("cannot listen on %s" % listener.grpc_address)
+    try:
+        listener.bind()
+    except BaseException:
+        listener.close()
+        raise
+    services.listener = listener
+    return "unix://" + listener.path
 
 
 def _bind_tls(server: grpc.Server, cfg: ServerConfig) -> str:
@@ -171,9 +177,7 @@ def serve(config: AgentConfig, services: Optional[AgentServices] = None, stop: O
     server.stop(config.server.grace_period_s).wait()
     if http is not None:
         http.stop()
-    services.close(timeout=config.server.grace_period_s)
-    if config.server.socket and os.path.exists(config.server.socket_path):
-        os.unlink(config.server.socket_path)
+    services.close(timeout=config.server.grace_period_s)  # unlinks the socket if it is still ours
     log.info("stopped")
     return 0
 

@@ -7,6 +7,8 @@ Status codes, per the Lookout spec's table:
     ResourceExhausted -> RESOURCE_EXHAUSTED  memory budget, full batch queue (gRPC itself sends it for
                                              a message over server.max_message_mb)
     DeadlineExceeded -> DEADLINE_EXCEEDED    the call's deadline passed while the request was queued
+    PermissionDenied -> PERMISSION_DENIED   a shared-memory segment the caller's user may not read/write
+    (undecodable request bytes) -> INVALID_ARGUMENT, one warning line (see `lenient_handlers`)
     any other EdgeRuntimeError -> INTERNAL  a known failure inside the agent: the model failed on a
                                              batch (InferenceError), the models root became unreadable
     anything else -> UNKNOWN                 an exception we did not anticipate (a bug): logged with its
@@ -29,6 +31,7 @@ from edge_runtime.agent.proto import agent_admin_pb2_grpc, edge_agent_pb2_grpc
 from edge_runtime.agent.proto import edge_agent_pb2 as _agent_pb2
 from edge_runtime.agent.registry import ModelRegistry, ModelView, RunningModel
 from edge_runtime.agent.results import result_message
+from edge_runtime.agent.segments import Caller
 from edge_runtime.errors import (
     AlreadyExists,
     DeadlineExceeded,
@@ -36,9 +39,9 @@ from edge_runtime.errors import (
     FailedPrecondition,
     InvalidArgument,
     NotFound,
+    PermissionDenied,
     ResourceExhausted,
 )
-from edge_runtime.shm import SegmentCache
 
 log = logging.getLogger(__name__)
 # Generated message classes are created at run time; mypy sees them through Any.
@@ -53,6 +56,7 @@ STATUS_CODES: Tuple[Tuple[Type[BaseException], grpc.StatusCode], ...] = (
     (FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
     (ResourceExhausted, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (DeadlineExceeded, grpc.StatusCode.DEADLINE_EXCEEDED),
+    (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
     (AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
     (EdgeRuntimeError, grpc.StatusCode.INTERNAL),
 )
@@ -76,12 +80,12 @@ class EdgeAgentServicer(edge_agent_pb2_grpc.EdgeAgentServicer):
         self,
         registry: ModelRegistry,
         metrics: AgentMetrics,
-        segments: SegmentCache,
+        callers: Callable[[str], Optional[Caller]],
         on_result: Optional[Callable[[str, Any], None]] = None,
     ) -> None:
         self.registry = registry
         self.metrics = metrics
-        self.segments = segments
+        self.callers = callers  # context.peer() -> the caller's uid/gids (None: unknown, e.g. TCP)
         self.on_result = on_result  # e.g. the Greengrass publisher
 
     def _call(self, method: str, context: grpc.ServicerContext, fn: Callable[[], Any]) -> Any:
@@ -146,11 +150,12 @@ class EdgeAgentServicer(edge_agent_pb2_grpc.EdgeAgentServicer):
         return response
 
     def _run_model(self, model: RunningModel, request: Any, context: grpc.ServicerContext) -> Tuple[Any, Any]:
-        frame = frame_from_bitmap(request.bitmap, self.segments)
+        caller = self.callers(context.peer())
+        frame = frame_from_bitmap(request.bitmap, caller)
         height, width = frame.shape[:2]
         target = None
         if model.manifest.task == "segmentation" and request.HasField("anomaly_mask_params"):
-            target = mask_target(request.anomaly_mask_params, width, height, self.segments)
+            target = mask_target(request.anomaly_mask_params, width, height, caller)
         remaining = context.time_remaining()
         if remaining is not None and remaining > NO_DEADLINE_S:  # gRPC reports "no deadline" as a huge number
             remaining = None
@@ -163,6 +168,39 @@ class EdgeAgentServicer(edge_agent_pb2_grpc.EdgeAgentServicer):
             raise DeadlineExceeded("model %s did not answer within the call's deadline" % model.name) from None
         message, result = result_message(edge_agent_pb2, prediction, model, width, height, target)
         return edge_agent_pb2.DetectAnomaliesResponse(detect_anomaly_result=message), result
+
+
+EDGE_AGENT_RPCS = ("DetectAnomalies", "StartModel", "StopModel", "ListModels", "DescribeModel")
+
+
+def lenient_handlers(servicer: EdgeAgentServicer) -> grpc.GenericRpcHandler:
+    """The EdgeAgent service with requests parsed here: undecodable bytes get INVALID_ARGUMENT and one
+    warning line (gRPC's own deserializer answers INTERNAL and logs a traceback per request)."""
+    handlers = {}
+    for rpc in EDGE_AGENT_RPCS:
+        request_cls = getattr(edge_agent_pb2, rpc + "Request")
+        response_cls = getattr(edge_agent_pb2, rpc + "Response")
+        handlers[rpc] = grpc.unary_unary_rpc_method_handler(
+            _parsing(servicer, rpc, request_cls), response_serializer=response_cls.SerializeToString
+        )
+    return grpc.method_handlers_generic_handler("AWS.LookoutVision.EdgeAgent", handlers)
+
+
+def _parsing(servicer: EdgeAgentServicer, rpc: str, request_cls: Any) -> Callable[[bytes, Any], Any]:
+    method = getattr(servicer, rpc)
+
+    def handle(raw: bytes, context: grpc.ServicerContext) -> Any:
+        request = request_cls()
+        try:
+            request.ParseFromString(raw)
+        except Exception as exc:  # google.protobuf.message.DecodeError and friends
+            log.warning("%s: undecodable request (%d bytes) from %s: %s", rpc, len(raw), context.peer(), exc)
+            servicer.metrics.record_rpc(rpc, "INVALID_ARGUMENT")
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                          "request is not a valid %s protobuf message (%d bytes)" % (request_cls.__name__, len(raw)))
+        return method(request, context)
+
+    return handle
 
 
 def _metadata(cls: Any, view: ModelView) -> Any:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from edge_runtime.errors import InvalidArgument, NotFound
-from edge_runtime.shm import SegmentCache, SharedMemorySegment, path_identity, shm_path
+from edge_runtime.shm import SharedMemorySegment, shm_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VENV38 = os.path.join(ROOT, ".venv38", "bin", "python")
@@ -85,39 +85,6 @@ def test_unlink_leaves_a_recreated_segment_alone(name):
     assert not os.path.exists(shm_path(name))
 
 
-def test_cache_reuses_and_reopens_when_the_client_recreates_the_segment(name):
-    cache = SegmentCache(max_entries=2)
-    seg = SharedMemorySegment.create(name, 30)
-    first = cache.get(name)
-    assert cache.get(name) is first, "an unchanged segment is served from the cache"
-    seg.close()
-    seg.unlink()
-    with pytest.raises(NotFound):
-        cache.get(name)
-    seg = SharedMemorySegment.create(name, 60)  # same name, new size and inode
-    seg.write(59, b"z")
-    second = cache.get(name)
-    assert second is not first and second.size == 60 and second.read(59, 1) == b"z"
-    assert path_identity(name) == second.identity
-    cache.close()
-    assert second.closed
-    seg.close()
-    seg.unlink()
-
-
-def test_cache_evicts_least_recently_used(name):
-    names = [name + "-%d" % i for i in range(3)]
-    segs = [SharedMemorySegment.create(n, 8) for n in names]
-    cache = SegmentCache(max_entries=2)
-    for n in names:
-        cache.get(n)
-    assert sorted(cache.stats()) == sorted(names[1:])
-    cache.close()
-    for s in segs:
-        s.close()
-        s.unlink()
-
-
 @pytest.mark.py38
 @pytest.mark.skipif(not os.path.exists(VENV38), reason="no .venv38")
 def test_python38_process_opening_a_segment_does_not_unlink_it_at_exit(name):
@@ -127,5 +94,34 @@ def test_python38_process_opening_a_segment_does_not_unlink_it_at_exit(name):
     subprocess.run([VENV38, "-c", code], check=True, cwd=ROOT)
     assert os.path.exists(shm_path(name))
     assert seg.read(0, 2) == b"hi"
+    seg.close()
+    seg.unlink()
+
+
+def test_caller_segment_reads_a_copy_and_writes_with_the_callers_rights(name):
+    from edge_runtime.agent.segments import Caller, CallerSegment
+    from edge_runtime.errors import PermissionDenied
+
+    seg = SharedMemorySegment.create(name, 64)
+    os.chmod(shm_path(name), 0o640)
+    seg.write(0, bytes(range(64)))
+    owner = Caller(pid=1, uid=os.getuid(), gid=os.getgid())
+    with CallerSegment(name, owner, write=True) as caller_seg:
+        copy = caller_seg.read(8, 8)
+        caller_seg.write(0, np.full(4, 9, np.uint8))
+        seg.write(8, b"\xff" * 8)
+        assert copy.tolist() == list(range(8, 16)), "the read is a private copy"
+        with pytest.raises(InvalidArgument, match="beyond"):
+            caller_seg.read(60, 8)
+    assert seg.read(0, 4) == b"\x09" * 4
+    st = os.stat(shm_path(name))
+    stranger = Caller(pid=1, uid=12345, gid=12345)
+    member = Caller(pid=1, uid=12345, gid=54321, groups=frozenset({st.st_gid}))
+    assert not stranger.may(st, write=False) and member.may(st, write=False) and not member.may(st, write=True)
+    if os.getuid() == 0:
+        with pytest.raises(PermissionDenied, match="uid 12345 may not read"):
+            CallerSegment(name, stranger)
+    with pytest.raises(PermissionDenied, match="only on the agent's Unix socket"):
+        CallerSegment(name, None)
     seg.close()
     seg.unlink()
