@@ -68,14 +68,14 @@ def code_of(call, *args):
 # ---- item 1: truncation while a request is in flight -----------------------------------------------------
 @pytest.mark.slow
 def test_truncating_the_segment_in_flight_does_not_kill_the_agent(tmp_path, tiny_packages, lookout_client, names):
-    """A lone request waits 1 s in the batch queue; the client shrinks its segment to 0 meanwhile.
-    Before: the queued zero-copy view was read after truncation and the agent died of SIGBUS."""
+    """Six 4096x4096 shared-memory requests queue behind one another (batches of 1); the client shrinks
+    every segment to 0 bytes 20 ms after sending. Before: a queued zero-copy view was read after the
+    truncation and the agent died of SIGBUS, with no log line."""
     pb2, pb2_grpc = lookout_client
     sock = os.path.join(open_socket_dir(), "agent.sock")
     config_path = str(tmp_path / "agent.json")
     with open(config_path, "w") as fh:
-        json.dump({"server": {"socket": "unix://" + sock},
-                   "batching": {"max_batch_size": 8, "max_wait_ms": 1000},
+        json.dump({"server": {"socket": "unix://" + sock}, "batching": {"max_batch_size": 1},
                    "models": {"models_root": make_models_root(str(tmp_path / "models"), tiny_packages)}}, fh)
     daemon = Daemon(sys.executable, config_path, str(tmp_path / "daemon.log"))
     try:
@@ -84,23 +84,29 @@ def test_truncating_the_segment_in_flight_does_not_kill_the_agent(tmp_path, tiny
         while stub.DescribeModel(pb2.DescribeModelRequest(model_component="classify")).model_description.status \
                 != pb2.RUNNING:
             time.sleep(0.05)
-        name = names()
-        w = h = 1024
+        w = h = 4096
+        segment_names = [names() for _ in range(6)]
+        codes = []
         for attempt in range(4):
-            seg = SharedMemorySegment.create(name, w * h * 3)
-            seg.write(0, np.full((h, w, 3), 255 * (attempt % 2), np.uint8))
-            future = stub.DetectAnomalies.future(shm_request(pb2, "classify", name, w, h))
-            time.sleep(0.3)  # the request is queued (waiting up to 1 s for company)
-            os.truncate(shm_path(name), 0)
-            assert code_of(future.result) in ("OK", "INVALID_ARGUMENT")
+            segs = [SharedMemorySegment.create(name, w * h * 3) for name in segment_names]
+            for seg in segs:
+                seg.write(0, np.full((h, w, 3), 255 * (attempt % 2), np.uint8))
+            futures = [stub.DetectAnomalies.future(shm_request(pb2, "classify", name, w, h)) for name in segment_names]
+            time.sleep(0.02)
+            for name in segment_names:
+                os.truncate(shm_path(name), 0)
+            codes += [code_of(future.result) for future in futures]
             assert daemon.proc.poll() is None, "agent died (rc %s):\n%s" % (daemon.proc.returncode, daemon.output())
             # truncated before the call: refused, and the next good request is answered
-            assert code_of(stub.DetectAnomalies, shm_request(pb2, "classify", name, w, h)) == "INVALID_ARGUMENT"
+            assert code_of(stub.DetectAnomalies, shm_request(pb2, "classify", segment_names[0], w, h)) \
+                == "INVALID_ARGUMENT"
             good = pb2.DetectAnomaliesRequest(model_component="classify", bitmap=pb2.Bitmap(
                 width=64, height=64, byte_data=frame(64, 64, (255, 0, 0)).tobytes()))
             assert stub.DetectAnomalies(good).detect_anomaly_result.is_anomalous
-            seg.close()
-            seg.unlink()
+            for seg in segs:
+                seg.close()
+                seg.unlink()
+        assert set(codes) <= {"OK", "INVALID_ARGUMENT"}, codes
     finally:
         assert daemon.terminate() == 0, daemon.output()
 
