@@ -3,12 +3,18 @@
 stdlib ThreadingHTTPServer: one thread per connection, HTTP/1.1 keep-alive (what botocore's
 connection pool expects). `create_server` opens the store and recovers interrupted work before it
 returns, so the first request already sees a consistent state.
+
+Before anything is authenticated: Content-Length must be a plain non-negative integer (else 400) and
+at most `max_body_bytes` (else 413, the body unread); a connection idle for `idle_timeout_s` (or one
+sending its request that slowly) is closed; at most `max_connections` connections are served at once,
+one more gets 503 and is closed, so unauthenticated clients cannot take memory or threads without bound.
 """
 
 from __future__ import annotations
 
 import logging
 import signal
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -30,6 +36,28 @@ class ApiServer(ThreadingHTTPServer):
         super().__init__(address, ApiRequestHandler)
         self.context = context
         self.dispatcher = dispatcher
+        self._slots = threading.BoundedSemaphore(context.config.max_connections)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """One thread per connection, up to max_connections; past that a 503 and close, no thread."""
+        if not self._slots.acquire(blocking=False):
+            _refuse_busy(request)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.warning("connection from %s ended with an error", client_address[0], exc_info=True)
 
     def server_close(self) -> None:
         super().server_close()
@@ -45,6 +73,10 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
     server: ApiServer
     server_version = "edge-runtime-lookoutvision"
 
+    def setup(self) -> None:
+        self.timeout = self.server.context.config.idle_timeout_s  # socket timeout for every read
+        super().setup()
+
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         self._handle()
 
@@ -57,6 +89,9 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         except ApiError as exc:
             self._send(HttpResponse(exc.status(), exc.body(), exc.headers()), close=True)
             return
+        except OSError:  # timed out or reset while the body was arriving
+            self.close_connection = True
+            return
         headers: dict[str, list[str]] = {}
         for name, value in self.headers.items():
             headers.setdefault(name.lower(), []).append(value)
@@ -66,11 +101,21 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             raise validation("chunked request bodies are not supported; send Content-Length")
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > self.server.context.config.max_body_bytes:
-            raise validation("the request body is %d bytes; at most %d are accepted"
-                             % (length, self.server.context.config.max_body_bytes))
-        return self.rfile.read(length) if length else b""
+        declared = self.headers.get_all("Content-Length") or []
+        if len(set(declared)) > 1:
+            raise validation("the request has %d different Content-Length headers" % len(set(declared)))
+        text = declared[0].strip() if declared else "0"
+        if not (text.isascii() and text.isdigit()) or len(text) > 18:
+            raise validation("Content-Length must be a non-negative integer, got %r" % text[:40])
+        length = int(text)
+        limit = self.server.context.config.max_body_bytes
+        if length > limit:
+            raise ApiError("RequestEntityTooLarge", "the request body is %d bytes; at most %d are accepted"
+                           % (length, limit))
+        body = self.rfile.read(length) if length else b""
+        if len(body) != length:
+            raise validation("the request body ended after %d of %d bytes" % (len(body), length))
+        return body
 
     def _send(self, response: HttpResponse, close: bool = False) -> None:
         self.send_response(response.status)
@@ -86,6 +131,17 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (http.server's signature)
         log.debug("%s " + format, self.address_string(), *args)
+
+
+def _refuse_busy(request: socket.socket) -> None:
+    body = b'{"message": "the server is serving its connection limit; retry shortly"}'
+    head = ("HTTP/1.1 503 Service Unavailable\r\nx-amzn-ErrorType: ThrottlingException\r\nRetry-After: 1\r\n"
+            "Content-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(body))
+    try:
+        request.settimeout(1.0)
+        request.sendall(head.encode("ascii") + body)
+    except OSError:
+        pass
 
 
 def create_server(config: ServerConfig) -> tuple[ApiServer, tuple[str, int]]:

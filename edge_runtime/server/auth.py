@@ -3,7 +3,8 @@
 The server recomputes the signature from the request it received: canonical request (method, URI
 encoded once more, sorted query, the signed headers, the payload hash), string to sign, and the HMAC
 chain from the secret of the access key the request names. Unsigned, unknown-key, stale or wrongly
-signed requests raise AccessDeniedException.
+signed requests raise AccessDeniedException; a credential scoped to another region than the server's
+raises InvalidSignatureException (403, AWS's message), as AWS's endpoints do.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Mapping
 from urllib.parse import quote, unquote
 
 from edge_runtime.errors import InvalidArgument
-from edge_runtime.server.errors import access_denied
+from edge_runtime.server.errors import access_denied, wrong_region
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
@@ -109,8 +110,9 @@ def parse_authorization(header: str) -> dict[str, str]:
 class SigV4Verifier:
     """Checks one request at a time; stateless apart from its configuration."""
 
-    def __init__(self, config: AuthConfig) -> None:
+    def __init__(self, config: AuthConfig, region: str) -> None:
         self._config = config
+        self._region = region
 
     def verify(self, request: SignedRequest, now: dt.datetime | None = None) -> str:
         """Return the access key id that signed the request, or raise AccessDeniedException."""
@@ -157,6 +159,8 @@ class SigV4Verifier:
         if service != self._config.service:
             raise access_denied("the request is signed for service %r; this server expects %r"
                                 % (service, self._config.service))
+        if region != self._region:
+            raise wrong_region(region)
         return key_id, date, region, service
 
     @staticmethod

@@ -88,10 +88,15 @@ class ServerConfig:
     storage: StorageConfig = field(default_factory=StorageConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     max_body_bytes: int = 32 << 20  # DatasetChanges is 10 MiB before base64; images 8 MB
+    idle_timeout_s: float = 60.0  # a connection silent this long (also mid-request) is closed
+    max_connections: int = 64  # connections served at once (one thread each); more get 503
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise InvalidArgument("port must be 0..65535, got %d" % self.port)
+        if not self.idle_timeout_s > 0 or not 1 <= self.max_connections <= 4096:
+            raise InvalidArgument("idle_timeout_s must be > 0 and max_connections 1..4096, got %r and %r"
+                                  % (self.idle_timeout_s, self.max_connections))
         if not self.auth.enabled and not is_loopback(self.host):
             raise InvalidArgument("authentication may only be turned off when the server binds to loopback "
                                   "(127.0.0.1, ::1 or localhost), got %r" % self.host)

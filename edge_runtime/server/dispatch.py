@@ -46,7 +46,8 @@ class Dispatcher:
         self._decoder = RequestDecoder(model)
         self._encoder = ResponseEncoder(model)
         self._validator = Validator(model)
-        self._verifier = SigV4Verifier(context.config.auth) if context.config.auth.enabled else None
+        auth = context.config.auth
+        self._verifier = SigV4Verifier(auth, context.config.arns.region) if auth.enabled else None
         self._idempotency = IdempotencyCache(context.store)
 
     def handle(self, method: str, raw_path: str, raw_query: str, headers: dict[str, list[str]],

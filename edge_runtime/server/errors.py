@@ -20,12 +20,14 @@ PACKAGING_JOB = "MODEL_PACKAGE_JOB"
 
 _DEFAULT_STATUS = {
     "AccessDeniedException": 403,
+    "InvalidSignatureException": 403,  # what AWS's JSON services answer for a wrong region scope
     "ConflictException": 409,
     "InternalServerException": 500,
     "ResourceNotFoundException": 404,
     "ServiceQuotaExceededException": 402,
     "ThrottlingException": 429,
     "ValidationException": 400,
+    "RequestEntityTooLarge": 413,
     "UnknownOperationException": 404,
 }
 
@@ -66,6 +68,11 @@ def validation(message: str) -> ApiError:
 
 def access_denied(message: str) -> ApiError:
     return ApiError("AccessDeniedException", message)
+
+
+def wrong_region(region: str) -> ApiError:
+    """AWS's own answer (code and text) to a signature scoped to another region than the endpoint's."""
+    return ApiError("InvalidSignatureException", "Credential should be scoped to a valid region, not '%s'. " % region)
 
 
 def not_found(resource_type: str, resource_id: str, message: str = "") -> ApiError:

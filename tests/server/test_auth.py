@@ -35,7 +35,7 @@ def _as_received(request: AWSRequest) -> SignedRequest:
 
 
 def _verifier() -> SigV4Verifier:
-    return SigV4Verifier(AuthConfig({ACCESS_KEY: SECRET_KEY}))
+    return SigV4Verifier(AuthConfig({ACCESS_KEY: SECRET_KEY}), "us-east-1")
 
 
 def test_a_botocore_signature_verifies_with_encoded_path_and_query():
