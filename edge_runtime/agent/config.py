@@ -8,7 +8,8 @@ Files (YAML or JSON, same keys) are read only at the CLI edge by `load_config`:
                  metrics_port: 0, max_connections: 256}
     batching:   {max_batch_size: 8, max_wait_ms: 2, queue_size: 64}
     models:     {models_root: /var/lib/edge-runtime/models, state_file: "", autostart: true,
-                 memory_budget_mb: 0, intra_op_threads: 0, instances: 1, prefer_gpu: true}
+                 memory_budget_mb: 0, intra_op_threads: 0, instances: 1, prefer_gpu: true,
+                 cpu_engine: auto}
     greengrass: {publish_topic: "", anomalies_only: false, target: local}
 """
 
@@ -95,17 +96,23 @@ class ModelsConfig:
     state_file: str = ""  # "" = <models_root>/.edge-agent-state.json
     autostart: bool = True  # start the models that were running before a restart
     memory_budget_mb: int = 0  # 0 = 80% of physical memory
-    intra_op_threads: int = 0  # ONNX Runtime threads per instance (0 = the CPUs split among instances)
-    # CPU path: ONNX Runtime sessions per model running batches side by side. 1 gives a lone request
-    # every core (lowest latency); 2 on a small CPU gives more frames per second under load.
+    intra_op_threads: int = 0  # CPU engine threads per instance (0 = the CPUs split among instances)
+    # CPU path: engine instances per model running batches side by side (ONNX Runtime sessions, or
+    # OpenVINO streams on one compiled model). 1 gives a lone request every core (lowest latency);
+    # 2 on a small CPU gives more frames per second under load.
     instances: int = 1
     prefer_gpu: bool = True
+    # auto: OpenVINO for compiled builds that carry its model when `openvino` is installed, else
+    # ONNX Runtime; openvino: OpenVINO or fail to start; onnxruntime: always ONNX Runtime.
+    cpu_engine: str = "auto"
 
     def __post_init__(self) -> None:
         _check(bool(self.models_root), "models.models_root must be set")
         _check(self.memory_budget_mb >= 0, "models.memory_budget_mb must be >= 0")
         _check(self.intra_op_threads >= 0, "models.intra_op_threads must be >= 0")
         _check(1 <= self.instances <= 16, "models.instances must be 1..16")
+        _check(self.cpu_engine in ("auto", "openvino", "onnxruntime"),
+               "models.cpu_engine must be auto, openvino or onnxruntime, got %r" % (self.cpu_engine,))
 
     @property
     def state_path(self) -> str:

@@ -282,6 +282,7 @@ class ModelRegistry:
             intra_op_threads=self.config.intra_op_threads,
             prefer_gpu=self.config.prefer_gpu,
             instances=self.config.instances,
+            cpu_engine=self.config.cpu_engine,
         )
         predictor, note = create_predictor(package, options)
         return predictor, note, package.manifest

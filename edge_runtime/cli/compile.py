@@ -49,6 +49,8 @@ def run_compile(args: argparse.Namespace) -> int:
     if build["backend"] == "onnxruntime":
         print("  artifact:  %s" % build["model_artifact"])
         print("  requires:  %s" % (" ".join(build["features"]["required"]) or "-"))
+        serving = build.get("serving") or {}
+        print("  serves on: %s (%s)" % (serving.get("engine", "onnxruntime"), serving.get("reason", "")))
     else:
         trt = build["tensorrt"]
         print("  engine:    %s" % (trt["engine"] or "deferred: built on the device at first start (%s)"

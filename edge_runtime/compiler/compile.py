@@ -4,6 +4,7 @@ The output folder holds the package's own files (edge-model.json, model.onnx, ca
 `edge-build.json` and the artifacts:
 
     model.cpu-fp32.onnx / model.cpu-int8.onnx      CPU builds (ONNX Runtime)
+    model.openvino.xml / .bin                       CPU builds at fp32 or bf16, when openvino is installed
     model.<gpu>-trt<version>.engine                 NVIDIA builds made here (only on a matching machine)
 
 An NVIDIA build on another machine is deferred (see trt_build). Everything is written to a temporary
@@ -23,6 +24,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from edge_runtime import __version__
 from edge_runtime.compiler.cpu_build import build_cpu
+from edge_runtime.compiler.openvino_build import build_openvino, check_bf16_target, openvino_precision
 from edge_runtime.compiler.options import TargetKind
 from edge_runtime.compiler.targets import CompileTarget
 from edge_runtime.digests import sha256_hex
@@ -115,13 +117,41 @@ def _record(target: CompileTarget, backend: str, precision: str) -> Dict[str, An
 
 def _cpu_build(work: str, manifest: ModelManifest, target: CompileTarget, settings: CompileSettings,
                progress: Progress) -> Dict[str, Any]:
-    cpu = target.cpu
-    result = build_cpu(os.path.join(work, manifest.model_file), work, manifest, target.options, cpu,
-                       _images(work, settings), progress)
-    build = _record(target, "onnxruntime", result.precision)
+    cpu, precision = target.cpu, target.options.precision
+    if precision == "bf16":
+        check_bf16_target(cpu)
+    source, images = os.path.join(work, manifest.model_file), _images(work, settings)
+    result = build_cpu(source, work, manifest, target.options, cpu, images, progress)
+    build = _record(target, "onnxruntime", precision)
+    new_files = [(result.artifact, "model")]
     build.update(model_artifact=result.artifact, features=result.features, onnxruntime=result.onnxruntime,
-                 accuracy=result.accuracy, _new_files=[(result.artifact, "model")])
+                 accuracy=result.accuracy)
+    ov_precision = openvino_precision(precision)
+    if ov_precision is not None:
+        record, files = build_openvino(source, work, manifest, ov_precision, images, progress)
+        build["openvino"] = record
+        new_files += [(name, "openvino_model") for name in files]
+        if precision == "bf16":
+            if not files:
+                raise CompileError("precision bf16 is served by OpenVINO, but its model was not built: %s"
+                                   % record.get("reason"))
+            build["onnxruntime"]["accuracy_of_fallback"] = result.accuracy  # fp32, when openvino is absent
+            build["accuracy"] = record["accuracy"]
+    build["serving"] = _serving(build.get("openvino"), precision)
+    build["_new_files"] = new_files
     return build
+
+
+def _serving(openvino: Optional[Dict[str, Any]], precision: str) -> Dict[str, Any]:
+    """Which engine the device runs this build on, and why (the agent reports what it actually chose)."""
+    if openvino is None:
+        return {"engine": "onnxruntime", "fallback": None,
+                "reason": "%s builds run on ONNX Runtime's quantised kernels" % precision}
+    if openvino.get("model"):
+        return {"engine": "openvino", "fallback": "onnxruntime",
+                "reason": "OpenVINO at %s where the device has the openvino package (models.cpu_engine auto); "
+                          "else ONNX Runtime on model_artifact" % openvino["precision"]}
+    return {"engine": "onnxruntime", "fallback": None, "reason": "no OpenVINO model: %s" % openvino.get("reason")}
 
 
 def _nvidia_build(work: str, manifest: ModelManifest, target: CompileTarget, settings: CompileSettings,

@@ -3,8 +3,10 @@
 Lookout's documented keys are `mcpu`, `mattr` (CPU) and `gpu-code`, `trt-ver`, `cuda-ver` (NVIDIA).
 This compiler adds a few of its own, named the same way:
 
-    precision           CPU: fp32 (default) | int8.  NVIDIA: fp16 (default) | fp32 | int8.
-                        int8 calibrates on the package's calibration.npz.
+    precision           CPU: fp32 (default) | bf16 | int8.  NVIDIA: fp16 (default) | fp32 | int8.
+                        int8 calibrates on the package's calibration.npz. bf16 (OpenVINO's bf16
+                        inference; the target's mcpu/mattr must have bf16 instructions) records
+                        its measured accuracy change; fp32 builds are served at f32 on OpenVINO too.
     max-batch-size      1..64 (default 8): the largest batch the build serves (TensorRT profile max).
     opt-batch-size      1..max-batch-size (default max): the batch TensorRT tunes kernels for.
     workspace-mb        NVIDIA: 16..65536 MiB (default 1024) of builder scratch memory.
@@ -131,7 +133,7 @@ def _parse_cuda_ver(value: Any, ctx: OptionContext) -> str:
 
 
 def _parse_precision(value: Any, ctx: OptionContext) -> str:
-    allowed = ("fp32", "int8") if ctx.kind == TargetKind.CPU else ("fp16", "fp32", "int8")
+    allowed = ("fp32", "bf16", "int8") if ctx.kind == TargetKind.CPU else ("fp16", "fp32", "int8")
     text = _text(value, "precision").lower()
     if text not in allowed:
         raise CompileError("precision for a %s target must be one of %s, got %r"

@@ -33,7 +33,7 @@ IPC_TOPICS = ["edge-runtime/*"]
 PLATFORMS: Tuple[Tuple[Dict[str, str], str], ...] = (
     ({"os": "linux", "architecture": "aarch64"}, "agent,gpu"),  # Jetson: TensorRT from JetPack
     ({"os": "linux", "architecture": "amd64", "accelerator": "nvidia"}, "agent,gpu"),
-    ({"os": "linux", "architecture": "amd64"}, "agent"),
+    ({"os": "linux", "architecture": "amd64"}, "agent,openvino"),  # x86 CPU: compiled builds on OpenVINO
 )
 
 _INSTALL = """set -eu

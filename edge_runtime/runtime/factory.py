@@ -1,4 +1,5 @@
-"""Pick the predictor for a loaded package: TensorRT + CUDA preprocessing where possible, else CPU.
+"""Pick the predictor for a loaded package: TensorRT + CUDA preprocessing where possible, else CPU
+(OpenVINO or ONNX Runtime: see cpu_engines.py).
 
 The choice and the reason for a fallback are returned so the agent can show them in DescribeModel's
 status message and in its metrics.
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from typing import Tuple
 
 from edge_runtime.modelpkg.manifest import ModelManifest
+from edge_runtime.runtime.cpu_engines import cpu_predictor_for
 from edge_runtime.runtime.cpu_predictor import CpuPredictor
 from edge_runtime.runtime.loader import LoadedPackage
 from edge_runtime.runtime.ort_engine import OrtEngine
@@ -26,6 +28,7 @@ class PredictorOptions:
     intra_op_threads: int = 0  # per instance; 0: ONNX Runtime's default, or the CPUs split among instances
     prefer_gpu: bool = True
     instances: int = 1  # CPU path: sessions that run batches side by side (TensorRT: always 1)
+    cpu_engine: str = "auto"  # auto | openvino | onnxruntime (cpu_engines.py)
 
 
 def available_cpus() -> int:
@@ -43,10 +46,11 @@ def threads_per_instance(options: PredictorOptions) -> int:
     return max(1, available_cpus() // options.instances)
 
 
-def cpu_predictor(manifest: ModelManifest, onnx_path: str, options: PredictorOptions) -> CpuPredictor:
-    threads = threads_per_instance(options)
-    engines = [OrtEngine(onnx_path, options.max_batch_size, threads) for _ in range(max(1, options.instances))]
-    return CpuPredictor(manifest, engines)
+def cpu_predictor(package: LoadedPackage, onnx_path: str, options: PredictorOptions) -> Tuple[CpuPredictor, str]:
+    predictor, note = cpu_predictor_for(package, onnx_path, options, threads_per_instance(options), available_cpus())
+    if predictor.backend.startswith("onnxruntime"):
+        note += _instances_note(options)
+    return predictor, note
 
 
 def create_predictor(package: LoadedPackage, options: PredictorOptions) -> Tuple[Predictor, str]:
@@ -62,8 +66,14 @@ def create_predictor(package: LoadedPackage, options: PredictorOptions) -> Tuple
                 return predictor, note
         log.warning(note)
         onnx_path = (package.build or {}).get("onnx_path") or package.model_path
-        return cpu_predictor(package.manifest, onnx_path, options), note + _instances_note(options)
-    return cpu_predictor(package.manifest, package.model_path, options), "onnxruntime" + _instances_note(options)
+        return _ort_predictor(package.manifest, onnx_path, options), note + _instances_note(options)
+    return cpu_predictor(package, package.model_path, options)
+
+
+def _ort_predictor(manifest: ModelManifest, onnx_path: str, options: PredictorOptions) -> CpuPredictor:
+    threads = threads_per_instance(options)
+    engines = [OrtEngine(onnx_path, options.max_batch_size, threads) for _ in range(max(1, options.instances))]
+    return CpuPredictor(manifest, engines)
 
 
 def _instances_note(options: PredictorOptions) -> str:

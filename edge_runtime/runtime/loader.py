@@ -85,8 +85,21 @@ def resolve_build(root: str, manifest: ModelManifest, host: Optional[HostCpu] = 
         model_path = verified_artifact(root, build, build.get("model_artifact"))
         if model_path is None:
             raise ModelPackageError("%s names no model_artifact" % BUILD_FILE)
-        return LoadedPackage(root=root, manifest=manifest, model_path=model_path, backend="onnxruntime", build=build)
+        return LoadedPackage(root=root, manifest=manifest, model_path=model_path, backend="onnxruntime",
+                             build=_with_openvino_paths(root, build))
     return _resolve_tensorrt(root, manifest, build)
+
+
+def _with_openvino_paths(root: str, build: Dict[str, Any]) -> Dict[str, Any]:
+    """The build with `openvino_model_path` (the IR, checked with its weights) when it carries one."""
+    record = build.get("openvino") or {}
+    if not record.get("model"):
+        return build
+    xml = verified_artifact(root, build, record["model"])
+    verified_artifact(root, build, record.get("weights"))
+    resolved = dict(build)
+    resolved["openvino_model_path"] = xml
+    return resolved
 
 
 def _resolve_tensorrt(root: str, manifest: ModelManifest, build: Dict[str, Any]) -> LoadedPackage:

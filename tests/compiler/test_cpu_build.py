@@ -74,7 +74,8 @@ def test_build_record_lists_artifacts_with_checksums(tiny_package, tmp_path):
     with open(os.path.join(result.output_dir, "edge-build.json")) as fh:
         build = json.load(fh)
     files = {a["file"]: a for a in build["artifacts"]}
-    assert set(files) == {"edge-model.json", "model.onnx", "calibration.npz", "model.cpu-fp32.onnx"}
+    openvino_ir = {"model.openvino.xml", "model.openvino.bin"} if build["openvino"].get("model") else set()
+    assert set(files) == {"edge-model.json", "model.onnx", "calibration.npz", "model.cpu-fp32.onnx"} | openvino_ir
     assert all(len(a["sha256"]) == 64 and a["bytes"] > 0 for a in files.values())
     assert build["target"]["options"] == {"mcpu": "x86-64", "precision": "fp32", "max-batch-size": 8,
                                           "graph-optimization": "extended"}

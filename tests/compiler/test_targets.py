@@ -162,7 +162,7 @@ def test_trt_ver_outside_the_supported_range_and_bad_gpu_code():
 
 def test_precision_and_batch_options():
     err = refused(None, X86, '{"precision": "fp16"}')
-    assert "precision for a cpu target must be one of fp32, int8, got 'fp16'" in str(err)
+    assert "precision for a cpu target must be one of fp32, bf16, int8, got 'fp16'" in str(err)
     err = refused(None, X86, '{"max-batch-size": 4, "opt-batch-size": 8}')
     assert "opt-batch-size 8 exceeds max-batch-size 4" in str(err)
     err = refused(None, X86, '{"max-batch-size": 0}')

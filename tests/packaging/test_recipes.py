@@ -114,7 +114,7 @@ def test_agent_recipe_is_valid_with_a_manifest_per_platform():
         assert parse_recipe(render_recipe(recipe, fmt), fmt) == recipe
     platforms = [(m["Platform"], m["Lifecycle"]["Install"]["Script"]) for m in recipe["Manifests"]]
     assert [p["architecture"] for p, _ in platforms] == ["aarch64", "amd64", "amd64"]
-    assert "[agent,gpu]" in platforms[0][1] and "[agent]" in platforms[2][1]
+    assert "[agent,gpu]" in platforms[0][1] and "[agent,openvino]" in platforms[2][1]
     assert "--system-site-packages" in platforms[0][1]
     run = recipe["Manifests"][0]["Lifecycle"]["Run"]
     assert run["Setenv"] == {"EDGE_RUNTIME_AGENT_CONFIG": "{configuration:/agent}"}
