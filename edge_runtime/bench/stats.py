@@ -31,15 +31,23 @@ def latency_histogram(latencies_s: Sequence[float]) -> Dict[str, Any]:
 
 
 def bucket_delta(before: Dict[str, int], after: Dict[str, int]) -> Dict[str, int]:
-    """Per-bucket (not cumulative) counts between two cumulative `le` snapshots: {"1": n, "2": n, ...}."""
+    """Per-bucket (not cumulative) counts between two cumulative `le` snapshots: {"1": n, "2": n, ...}.
+
+    Bounds are taken in numeric order, "+Inf" last: the agent's metrics JSON sorts its keys as text
+    ("+Inf", "1", "16", "2", ...), and differences taken in that order came out negative.
+    """
     out: Dict[str, int] = {}
     previous = 0
-    for bound, total in after.items():
-        cumulative = total - before.get(bound, 0)
+    for bound in sorted(after, key=_bound_value):
+        cumulative = after[bound] - before.get(bound, 0)
         if cumulative - previous:
             out[bound] = cumulative - previous
         previous = cumulative
     return out
+
+
+def _bound_value(bound: str) -> float:
+    return float("inf") if bound.lstrip("+").lower() == "inf" else float(bound)
 
 
 def _r(value: float) -> float:

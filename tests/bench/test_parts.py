@@ -19,6 +19,14 @@ def test_bucket_delta_turns_cumulative_snapshots_into_per_bucket_counts():
     assert bucket_delta(before, after) == {"1": 1, "2": 3, "8": 3}
 
 
+def test_bucket_delta_orders_bounds_numerically_as_the_agent_json_sorts_them_as_text():
+    before = {"+Inf": 10, "1": 4, "16": 10, "2": 7, "4": 10, "8": 10}
+    after = {"+Inf": 25, "1": 6, "16": 25, "2": 12, "4": 20, "8": 24}
+    delta = bucket_delta(before, after)
+    assert delta == {"1": 2, "2": 3, "4": 5, "8": 4, "16": 1}
+    assert all(n > 0 for n in delta.values()) and sum(delta.values()) == 25 - 10
+
+
 def test_latency_summary_and_histogram():
     latencies = [0.001 * i for i in range(1, 101)]
     summary = latency_summary(latencies)
