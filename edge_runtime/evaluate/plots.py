@@ -1,4 +1,4 @@
-"""ROC and precision-recall curves as PNG files (matplotlib's Agg backend: no display needed)."""
+"""ROC, precision-recall and reliability curves as PNG files (matplotlib Agg backend: no display needed)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from edge_runtime.errors import require
+from edge_runtime.evaluate.calibration import Reliability
 from edge_runtime.evaluate.metrics import ImageMetrics, pr_curve, roc_curve
 
 
@@ -49,3 +50,16 @@ def write_pr_plot(path: str, labels: ArrayLike, scores: ArrayLike, metrics: Imag
     ax.plot([metrics.recall], [metrics.precision], "o", color="red",
             label="threshold %.4f: F1 %.3f" % (metrics.threshold, metrics.f1))
     _finish(fig, ax, path, "recall", "precision", title, "lower left")
+
+
+def write_reliability_plot(path: str, reliability: Reliability, title: str) -> None:
+    """Share of anomalous images against the mean score per bin; the diagonal is perfect calibration."""
+    fig = _figure()
+    ax = fig.add_subplot(1, 1, 1)
+    ax.plot([0, 1], [0, 1], ls="--", lw=1, color="grey", label="perfectly calibrated")
+    ax.plot(reliability.mean_score, reliability.anomalous_share, "o-", lw=2,
+            label="ECE %.4f" % reliability.ece)
+    for x, y, n in zip(reliability.mean_score, reliability.anomalous_share, reliability.counts):
+        ax.annotate(str(n), (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
+    ax.axvline(0.5, ls=":", lw=1, color="red")
+    _finish(fig, ax, path, "mean score in bin (numbers: images)", "share anomalous", title, "upper left")

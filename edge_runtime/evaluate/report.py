@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -14,16 +15,18 @@ from edge_runtime.evaluate.lookout import (
     manifest_line,
     timestamp,
 )
-from edge_runtime.evaluate.plots import write_pr_plot, write_roc_plot
+from edge_runtime.evaluate.plots import write_pr_plot, write_reliability_plot, write_roc_plot
 from edge_runtime.evaluate.runner import Evaluation
 
 ROC_PLOT = "roc.png"
 PR_PLOT = "precision-recall.png"
+RELIABILITY_PLOT = "reliability.png"
+CALIBRATION_FILE = "calibration.json"
 
 
 def file_names(project: str) -> Dict[str, str]:
     return {"result": "EvaluationResult-%s.json" % project, "manifest": "EvaluationManifest-%s.json" % project,
-            "roc": ROC_PLOT, "pr": PR_PLOT}
+            "roc": ROC_PLOT, "pr": PR_PLOT, "reliability": RELIABILITY_PLOT, "calibration": CALIBRATION_FILE}
 
 
 def write_evaluation(evaluation: Evaluation, output_dir: str, n_train: int) -> Dict[str, str]:
@@ -47,6 +50,10 @@ def write_evaluation(evaluation: Evaluation, output_dir: str, n_train: int) -> D
                        evaluation.image, title)
         write_pr_plot(os.path.join(staging, names["pr"]), evaluation.labels, evaluation.scores,
                       evaluation.image, title)
+        write_reliability_plot(os.path.join(staging, names["reliability"]), evaluation.reliability, title)
+        _write_text(os.path.join(staging, names["calibration"]), json.dumps(dict(
+            evaluation.reliability.to_dict(), Threshold=evaluation.image.threshold,
+            Warnings=list(evaluation.warnings)), indent=2) + "\n")
         os.makedirs(output_dir, exist_ok=True)
         paths = {}
         for key, name in names.items():
@@ -71,8 +78,10 @@ def summary_lines(evaluation: Evaluation) -> List[str]:
         "image level: precision %.4f  recall %.4f  F1 %.4f  ROC AUC %.4f  AP %.4f"
         % (m.precision, m.recall, m.f1, m.roc_auc, m.average_precision),
         "confusion: tp %d  fp %d  tn %d  fn %d" % (counts["tp"], counts["fp"], counts["tn"], counts["fn"]),
+        "calibration: expected calibration error %.4f (10 bins)" % evaluation.reliability.ece,
     ]
     for p in evaluation.pixels:
         lines.append("pixel %-12s precision %.4f  recall %.4f  F1 %.4f  AIOU %.4f"
                      % (p.name, p.precision, p.recall, p.f1, p.aiou))
+    lines.extend("warning: " + text for text in evaluation.warnings)
     return lines

@@ -13,10 +13,11 @@ from typing import Any, Dict, List, Sequence, Tuple
 import numpy as np
 
 from edge_runtime.datasets.images import class_lookup, load_image, load_mask, mask_to_labels
-from edge_runtime.datasets.limits import check_limits
+from edge_runtime.datasets.limits import MIN_ANOMALOUS, MIN_NORMAL, check_limits
 from edge_runtime.datasets.manifest import read_manifest
 from edge_runtime.datasets.types import MaskClass, Sample
 from edge_runtime.errors import DatasetError
+from edge_runtime.evaluate.calibration import Reliability, reliability
 from edge_runtime.evaluate.metrics import ImageMetrics, PixelAccumulator, PixelClassMetrics, image_metrics
 from edge_runtime.modelpkg.manifest import ModelManifest
 from edge_runtime.modelpkg.manifest import read_manifest as read_model_manifest
@@ -38,6 +39,8 @@ class Evaluation:
     confidences: np.ndarray
     image: ImageMetrics
     pixels: Sequence[PixelClassMetrics]
+    reliability: Reliability
+    warnings: Tuple[str, ...] = ()
 
     def metrics_dict(self) -> Dict[str, Any]:
         """Lookout's metric names, plus the threshold, counts and mean AIOU (this project's additions)."""
@@ -46,6 +49,7 @@ class Evaluation:
             "ROCAUC": self.image.roc_auc, "AveragePrecision": self.image.average_precision,
             "Threshold": self.image.threshold, "Counts": dict(self.image.counts),
             "NumberOfTestingImages": len(self.samples),
+            "ExpectedCalibrationError": self.reliability.ece,
         }
         if self.manifest.task == "segmentation":
             out["PixelAnomalyClassMetrics"] = [
@@ -102,8 +106,20 @@ def evaluate_package(model_dir: str, samples: Sequence[Sample], batch_size: int 
         confidences=np.asarray([d[1] for d in decisions], dtype=np.float64),
         image=image_metrics(labels, score_array, manifest.threshold),
         pixels=pixels.result() if pixels is not None else [],
+        reliability=reliability(labels, score_array),
+        warnings=small_set_warnings(labels),
     )
 
+
+def small_set_warnings(labels: np.ndarray) -> Tuple[str, ...]:
+    """Below Lookout's test-set minimum the figures still come, with a warning that they are noisy."""
+    anomalous = int(labels.sum())
+    normal = len(labels) - anomalous
+    if normal >= MIN_NORMAL["test"] and anomalous >= MIN_ANOMALOUS["test"]:
+        return ()
+    return ("only %d normal and %d anomalous test images (Lookout asks for at least %d of each): the metrics "
+            "are noisy; one image more or less moves them by several points"
+            % (normal, anomalous, MIN_NORMAL["test"]),)
 
 
 def evaluate_dataset(model_dir: str, manifest_path: str, batch_size: int = 8, threads: int = 0,
@@ -111,7 +127,7 @@ def evaluate_dataset(model_dir: str, manifest_path: str, batch_size: int = 8, th
     """Read and check a test manifest, evaluate; returns the evaluation and the model's training image count."""
     package_manifest = read_model_manifest(model_dir)
     dataset = read_manifest(manifest_path)
-    check_limits(dataset, "test")
+    check_limits(dataset, "evaluate")
     if package_manifest.task == "segmentation" and dataset.task != "segmentation":
         raise DatasetError("a segmentation model needs a segmentation test manifest (lines with masks)",
                            dataset.path)

@@ -15,11 +15,13 @@ from typing import Any, Dict, List, Tuple
 import numpy as np
 import torch
 
-from edge_runtime.evaluate.metrics import best_f1_threshold, image_metrics
+from edge_runtime.evaluate.calibration import reliability
+from edge_runtime.evaluate.metrics import image_metrics
 from edge_runtime.evaluate.runner import Evaluation, evaluate_package
 from edge_runtime.modelpkg.manifest import MODEL_FILE, InputSpec, ModelManifest, write_manifest
 from edge_runtime.progress import Progress, format_seconds
 from edge_runtime.train.backbones import StageChain, build_backbone
+from edge_runtime.train.calibrate import DECISION_THRESHOLD, CalibratedNet, fit_platt
 from edge_runtime.train.classify import head_scores, train_classifier
 from edge_runtime.train.config import TrainConfig
 from edge_runtime.train.data import ImageSet, load_image_set
@@ -68,6 +70,18 @@ def _train_network(config: TrainConfig, backbone: StageChain, plan: DataPlan, fi
     return seg_net, segmenter_scores(seg_net, val_cache), losses
 
 
+def _calibrate(raw_net: torch.nn.Module, labels: np.ndarray, raw: np.ndarray
+               ) -> Tuple[CalibratedNet, Dict[str, Any]]:
+    """Fold Platt scaling, fitted on the validation scores, into the network: its threshold becomes 0.5."""
+    calibration = fit_platt(labels, raw)
+    scores = calibration.apply(raw)
+    metrics = image_metrics(labels, scores, DECISION_THRESHOLD)
+    validation = {"threshold": DECISION_THRESHOLD, "F1Score": metrics.f1, "ROCAUC": metrics.roc_auc,
+                  "ExpectedCalibrationError": reliability(labels, scores).ece, "images": int(len(labels)),
+                  "calibration": calibration.summary()}
+    return CalibratedNet(raw_net, calibration), validation
+
+
 def _training_summary(config: TrainConfig, plan: DataPlan, spec: InputSpec, losses: List[float],
                       validation: Dict[str, Any], onnx_diff: float, seconds: float) -> Dict[str, Any]:
     return {
@@ -111,17 +125,16 @@ def train_model(config: TrainConfig) -> TrainResult:
         fit = load_image_set(plan.fit, spec, classes, "load fit", config.quiet, config.threads)
         val = load_image_set(plan.val, spec, classes, "load validation", config.quiet, config.threads)
         backbone = build_backbone(config.backbone, (spec.height, spec.width), config.backbone_weights)
-        net, val_scores, losses = _train_network(config, backbone, plan, fit, val, spec)
-        threshold, val_f1 = best_f1_threshold(val.labels, val_scores)
-        val_metrics = image_metrics(val.labels, val_scores, threshold)
-        say.message("threshold %.4f from %d validation images: F1 %.4f, ROC AUC %.4f"
-                    % (threshold, len(val), val_f1, val_metrics.roc_auc))
+        raw_net, val_raw, losses = _train_network(config, backbone, plan, fit, val, spec)
+        net, validation = _calibrate(raw_net, val.labels, val_raw)
+        say.message("calibrated on %d validation images (raw threshold %.4f -> 0.5): F1 %.4f, ROC AUC %.4f, ECE %.4f"
+                    % (len(val), validation["calibration"]["raw_threshold"], validation["F1Score"],
+                       validation["ROCAUC"], validation["ExpectedCalibrationError"]))
+        threshold = DECISION_THRESHOLD
         model_path = os.path.join(staging, MODEL_FILE)
         export_onnx(net, model_path, config.task, spec.height, spec.width)
         onnx_diff = verify_onnx(net, model_path, normalise(val.images[:4], spec).numpy(), config.task, ONNX_ATOL)
         write_calibration(staging, fit.images, config.seed)
-        validation = {"threshold": threshold, "F1Score": val_f1, "ROCAUC": val_metrics.roc_auc,
-                      "images": len(val)}
         manifest = ModelManifest(
             name=config.name, task=config.task, input=spec, threshold=threshold, classes=plan.model_classes(),
             created=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), backbone=backbone.info.name,

@@ -82,6 +82,7 @@ def test_evaluate_writes_lookout_files(seg_package: Path, synth: SyntheticPaths,
         assert set(meta) == DETECTED_METADATA
         assert meta["class-name"] == ("anomaly" if line["anomaly-label-detected"] else "normal")
         assert meta["human-annotated"] == "no" and meta["project-name"] == "parts"
+        assert 0.5 <= meta["confidence"] <= 1.0  # the confidence in the verdict it sits beside
 
     # the JSON's precision and recall follow from the detected labels it lists
     truth = np.array([line["anomaly-label"] for line in lines])
@@ -90,10 +91,48 @@ def test_evaluate_writes_lookout_files(seg_package: Path, synth: SyntheticPaths,
     assert metrics["Recall"] == pytest.approx(tp / max(1, int(truth.sum())), abs=1e-6)
     assert metrics["Precision"] == pytest.approx(tp / max(1, int(detected.sum())), abs=1e-6)
 
-    for plot in ("roc.png", "precision-recall.png"):
+    for plot in ("roc.png", "precision-recall.png", "reliability.png"):
         image = cv2.imread(str(out / plot))
         assert image is not None and image.shape[0] > 100 and image.shape[1] > 100
+    calibration = json.loads((out / "calibration.json").read_text())
+    assert sum(b["Images"] for b in calibration["Bins"]) == 20 and calibration["Threshold"] == 0.5
+    assert 0.0 <= calibration["ExpectedCalibrationError"] <= 1.0 and calibration["Warnings"] == []
+    assert "expected calibration error" in printed
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".eval-")]
+
+
+def _subset_manifest(source: str, target: Path, normal: int, anomalous: int) -> str:
+    lines = [json.loads(t) for t in Path(source).read_text().splitlines()]
+    picked = [x for x in lines if x["anomaly-label"] == 0][:normal] + [x for x in lines if x["anomaly-label"] == 1][
+        :anomalous]
+    target.write_text("".join(json.dumps(x) + "\n" for x in picked))
+    return str(target)
+
+
+def test_evaluate_a_tiny_set_warns_and_writes_everything(seg_package: Path, synth: SyntheticPaths, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """One normal and one anomalous image: below Lookout's test minimum, so a warning, but every output."""
+    manifest = _subset_manifest(synth.segmentation_test, Path(synth.root) / "two.manifest", 1, 1)
+    out = tmp_path / "evaluation"
+    assert main(["evaluate", "--model", str(seg_package), "--manifest", manifest, "--output", str(out),
+                 "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "warning: only 1 normal and 1 anomalous test images" in printed and "noisy" in printed
+    assert {p.name for p in out.iterdir()} == {"EvaluationResult-parts.json", "EvaluationManifest-parts.json",
+                                               "roc.png", "precision-recall.png", "reliability.png",
+                                               "calibration.json"}
+    assert json.loads((out / "calibration.json").read_text())["Warnings"]
+    result = json.loads((out / "EvaluationResult-parts.json").read_text())
+    assert result["EvaluationDetails"]["NumberOfTestingImages"] == 2
+
+
+def test_evaluate_needs_one_image_of_each_label(seg_package: Path, synth: SyntheticPaths, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = _subset_manifest(synth.segmentation_test, Path(synth.root) / "normal-only.manifest", 3, 0)
+    out = tmp_path / "evaluation"
+    assert main(["evaluate", "--model", str(seg_package), "--manifest", manifest, "--output", str(out)]) == 2
+    assert "0 anomalous images; a evaluate dataset needs at least 1" in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_evaluate_refuses_classification_manifest_for_segmentation(seg_package: Path, synth: SyntheticPaths,

@@ -7,9 +7,10 @@ import os
 import numpy as np
 import onnx
 import onnxruntime as ort
+import pytest
 
 from edge_runtime.datasets.synth import SyntheticPaths
-from edge_runtime.evaluate.metrics import best_f1_threshold
+from edge_runtime.evaluate.metrics import best_f1_threshold, image_metrics
 from edge_runtime.modelpkg.manifest import CALIBRATION_FILE, MANIFEST_FILE, MODEL_FILE, ModelManifest, read_manifest
 from edge_runtime.runtime.factory import PredictorOptions, create_predictor
 from edge_runtime.runtime.loader import load_package
@@ -77,28 +78,30 @@ def test_calibration_images_are_training_images_at_input_size(classification_pac
 
 
 def _rederive_threshold(package_dir: str, plan, manifest: ModelManifest):  # type: ignore[no-untyped-def]
-    """(validation images, threshold, F1) from the package's runtime scores on the plan's held-out part."""
+    """(validation images, F1 at the package's threshold, best F1 over any threshold) from the package's
+    runtime scores on the plan's held-out part."""
     val = load_image_set(plan.val, manifest.input, quiet=True)
     predictor, _ = create_predictor(load_package(package_dir),
                                     PredictorOptions(max_batch_size=len(val), prefer_gpu=False))
     predictor.load()
     scores = [p.score for p in predictor.predict(list(val.images))]
-    threshold, f1 = best_f1_threshold(val.labels, scores)
-    return val, threshold, f1
+    _, best_f1 = best_f1_threshold(val.labels, scores)
+    return val, image_metrics(val.labels, scores, manifest.threshold).f1, best_f1
 
 
 def test_threshold_is_calibrated_on_the_validation_part(classification_package: TrainResult,
                                                         small_synth: SyntheticPaths, tmp_path) -> None:
-    """Re-derive the held-out part, score it through the runtime and recover the stored threshold."""
+    """Re-derive the held-out part and score it through the runtime: the calibrated score's threshold is
+    0.5 and there it makes the best-F1 decisions the calibration was pinned to."""
     manifest = classification_package.manifest
     plan = plan_data(tiny_config("classification", small_synth.classification_train,
                                  small_synth.classification_test, tmp_path / "unused"))
     lines = lambda samples: {s.line for s in samples}  # noqa: E731
     assert not lines(plan.val) & lines(plan.fit)
     assert manifest.training["validation"]["images"] == len(plan.val) > 0
-    val, threshold, f1 = _rederive_threshold(classification_package.package_dir, plan, manifest)
-    assert abs(threshold - manifest.threshold) <= 2e-4
-    assert f1 == manifest.training["validation"]["F1Score"]
+    val, f1, best_f1 = _rederive_threshold(classification_package.package_dir, plan, manifest)
+    assert manifest.threshold == 0.5 and manifest.training["validation"]["calibration"]["method"] == "platt-pinned"
+    assert f1 == pytest.approx(manifest.training["validation"]["F1Score"]) == pytest.approx(best_f1)
     assert normalise(val.images[:1], manifest.input).shape == (1, 3, 64, 64)
 
 
@@ -110,6 +113,6 @@ def test_mirror_tta_package_scores_what_validation_chose(small_synth: SyntheticP
     result = train_model(config)
     manifest = result.manifest
     assert manifest.training["mirror_tta"] is True
-    _, threshold, f1 = _rederive_threshold(result.package_dir, plan_data(config), manifest)
-    assert abs(threshold - manifest.threshold) <= 2e-4
-    assert abs(f1 - manifest.training["validation"]["F1Score"]) <= 1e-9
+    _, f1, best_f1 = _rederive_threshold(result.package_dir, plan_data(config), manifest)
+    assert manifest.threshold == 0.5
+    assert f1 == pytest.approx(manifest.training["validation"]["F1Score"]) == pytest.approx(best_f1)
