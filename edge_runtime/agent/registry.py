@@ -25,7 +25,7 @@ from edge_runtime.agent.config import MODEL_NAME, BatchingConfig, ModelsConfig
 from edge_runtime.agent.memory import MemoryBudget, estimate_model_bytes
 from edge_runtime.agent.metrics import AgentMetrics
 from edge_runtime.errors import EdgeRuntimeError, FailedPrecondition, InvalidArgument, NotFound
-from edge_runtime.modelpkg.manifest import MANIFEST_FILE, ModelManifest, read_manifest
+from edge_runtime.modelpkg.manifest import MANIFEST_FILE, ModelManifest, package_arn, read_manifest
 from edge_runtime.runtime.postprocess import palette_lut
 from edge_runtime.runtime.types import Predictor
 
@@ -126,21 +126,22 @@ class ModelRegistry:
 
     # ---- queries ---------------------------------------------------------------------------
     def list_models(self) -> List[ModelView]:
-        names = set(self.scan())
+        folders = self.scan()
         with self._lock:
             entries = dict(self._entries)
-        names.update(n for n, e in entries.items() if e.status != STOPPED)
-        return [self._view(n, entries.get(n)) for n in sorted(names)]
+        names = set(folders) | {n for n, e in entries.items() if e.status != STOPPED}
+        return [self._view(n, entries.get(n), folders.get(n)) for n in sorted(names)]
 
     def describe(self, name: str) -> ModelView:
-        _, entry = self._known(name)
-        return self._view(name, entry)
+        folder, entry = self._known(name)
+        return self._view(name, entry, folder)
 
     @staticmethod
-    def _view(name: str, entry: Optional[_Entry]) -> ModelView:
+    def _view(name: str, entry: Optional[_Entry], folder: Optional[str]) -> ModelView:
+        arn = package_arn(folder) if folder else ""
         if entry is None:
-            return ModelView(name, STOPPED, "")
-        return ModelView(name, entry.status, entry.message)
+            return ModelView(name, STOPPED, "", arn)
+        return ModelView(name, entry.status, entry.message, arn)
 
     def statuses(self) -> Dict[str, str]:
         with self._lock:

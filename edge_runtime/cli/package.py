@@ -84,9 +84,13 @@ def _progress(message: str) -> None:
 
 def _store(args: argparse.Namespace) -> Any:
     from edge_runtime.packaging.jobs import PackagingJobStore
+    from edge_runtime.packaging.reclaim import reclaim_interrupted
     from edge_runtime.packaging.statedb import StateDatabase
 
-    return PackagingJobStore(StateDatabase(args.state_db))
+    store = PackagingJobStore(StateDatabase(args.state_db))
+    for name in reclaim_interrupted(store):  # the next command closes jobs whose process was killed
+        _progress("job %s was interrupted and is now FAILED" % name)
+    return store
 
 
 def run_start(args: argparse.Namespace) -> int:

@@ -27,6 +27,9 @@ from edge_runtime.errors import ModelPackageError
 
 MANIFEST_FILE = "edge-model.json"
 MODEL_FILE = "model.onnx"
+# A Lookout model ARN; the server's training writes its own, a model trained elsewhere gets LOCAL_ARN.
+MODEL_ARN = re.compile(r"^arn:aws:lookoutvision:[a-z0-9-]+:\d{12}:model/[a-zA-Z0-9][a-zA-Z0-9_-]*/\d+$")
+LOCAL_ARN = "arn:aws:lookoutvision:local:000000000000:model/%s/%d"
 CALIBRATION_FILE = "calibration.npz"
 FORMAT_VERSION = 1
 TASKS = ("classification", "segmentation")
@@ -94,7 +97,8 @@ class ModelManifest:
     threshold: float
     version: int = 1
     classes: Tuple[ClassInfo, ...] = ()  # segmentation: background first
-    model_file: str = MODEL_FILE
+    model_file: str = MODEL_FILE  # a plain file name inside the package folder
+    model_arn: str = ""  # the Lookout model this package came from ("" = trained outside a Lookout server)
     created: str = ""
     backbone: str = ""
     training: Dict[str, Any] = field(default_factory=dict)  # data summary: counts, sizes, manifests
@@ -102,6 +106,10 @@ class ModelManifest:
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
+        _check_model_file(self.model_file)
+        if self.model_arn and not MODEL_ARN.match(self.model_arn):
+            raise ModelPackageError("model_arn must be a Lookout model ARN like arn:aws:lookoutvision:us-east-1:"
+                                    "123456789012:model/project/1, got %r" % self.model_arn[:200])
         if self.task not in TASKS:
             raise ModelPackageError("task must be one of %s, got %r" % (", ".join(TASKS), self.task))
         if not 0.0 <= self.threshold <= 1.0:
@@ -118,6 +126,11 @@ class ModelManifest:
                 "model package format %d is newer than this runtime understands (%d)"
                 % (self.format_version, FORMAT_VERSION)
             )
+
+    @property
+    def lookout_arn(self) -> str:
+        """What ListModels/DescribeModel report: the Lookout ARN, else the documented local form."""
+        return self.model_arn or LOCAL_ARN % (self.name, self.version)
 
     @property
     def anomaly_classes(self) -> Tuple[ClassInfo, ...]:
@@ -145,6 +158,34 @@ class ModelManifest:
             raise ModelPackageError("%s is not a valid model manifest: %s" % (MANIFEST_FILE, exc)) from exc
 
 
+def _check_model_file(name: Any) -> None:
+    """`model_file` names a file in the package folder itself: no folders, no '..', not absolute."""
+    if not isinstance(name, str) or not name or name in (".", "..") or "/" in name or "\\" in name \
+            or "\0" in name or name.startswith("~"):
+        raise ModelPackageError("model_file must be a plain file name inside the package (like model.onnx), "
+                                "got %r" % (str(name)[:200],))
+
+
+def model_file_path(package_dir: str, manifest: "ModelManifest") -> str:
+    """The model file's path; it must be a regular file inside the package, not a link leading out."""
+    root = os.path.realpath(package_dir)
+    path = os.path.join(package_dir, manifest.model_file)
+    real = os.path.realpath(path)
+    if os.path.dirname(real) != root or not os.path.isfile(real):
+        if os.path.lexists(path) and os.path.dirname(real) != root:
+            raise ModelPackageError("%s: model file %s leads out of the package" % (package_dir, manifest.model_file))
+        raise ModelPackageError("%s: model file %s is missing" % (package_dir, manifest.model_file))
+    return path
+
+
+def package_arn(package_dir: str) -> str:
+    """The ARN a package reports, or "" when its manifest cannot be read (ListModels must not fail)."""
+    try:
+        return read_manifest(package_dir).lookout_arn
+    except ModelPackageError:
+        return ""
+
+
 def read_manifest(package_dir: str) -> ModelManifest:
     """Read and validate `<package_dir>/edge-model.json`; the model file must exist beside it."""
     path = os.path.join(package_dir, MANIFEST_FILE)
@@ -156,8 +197,7 @@ def read_manifest(package_dir: str) -> ModelManifest:
     except ValueError as exc:
         raise ModelPackageError("%s is not valid JSON: %s" % (path, exc)) from exc
     manifest = ModelManifest.from_dict(data)
-    if not os.path.isfile(os.path.join(package_dir, manifest.model_file)):
-        raise ModelPackageError("%s: model file %s is missing" % (package_dir, manifest.model_file))
+    model_file_path(package_dir, manifest)
     return manifest
 
 

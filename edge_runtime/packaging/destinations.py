@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass
-from typing import Any, List, Optional, Protocol, Sequence
+from typing import Any, List, Optional, Protocol, Sequence, Tuple
 
 from edge_runtime.errors import InvalidArgument, require
 from edge_runtime.packaging.artifacts import Artifact
@@ -158,6 +158,24 @@ class S3Destination:
         self._written = []
         return left
 
+    def remove_version(self, name: str, version: str) -> Tuple[int, int]:
+        """An interrupted job's output: abort open multipart uploads under the version's prefix and
+        delete what was written there and its recipes; returns (uploads aborted, objects deleted)."""
+        prefix = self.key(name, version) + "/"
+        aborted = 0
+        for upload in self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=prefix).get("Uploads", []):
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+            aborted += 1
+        keys = [o["Key"] for o in self.client.list_objects_v2(Bucket=self.bucket, Prefix=prefix).get("Contents", [])]
+        keys += [self.key(RECIPES_DIR, recipe_file_name(name, version, fmt)) for fmt in ("json", "yaml")]
+        deleted = 0
+        for key in reversed(keys):  # recipes first
+            found = self.client.list_objects_v2(Bucket=self.bucket, Prefix=key, MaxKeys=1).get("Contents")
+            if found and found[0]["Key"] == key:
+                self.client.delete_object(Bucket=self.bucket, Key=key)
+                deleted += 1
+        return aborted, deleted
+
 
 class LocalDestination:
     """The same layout in a folder; artifacts are staged in a hidden folder and renamed into place."""
@@ -218,6 +236,20 @@ class LocalDestination:
                 left.append("%s (%s)" % (path, exc))
         self._written = []
         return left
+
+    def remove_version(self, name: str, version: str) -> int:
+        """An interrupted job's recipes and version folder; returns how many paths were removed."""
+        paths = [os.path.join(self.root, RECIPES_DIR, recipe_file_name(name, version, fmt) + suffix)
+                 for fmt in ("json", "yaml") for suffix in ("", ".partial")]
+        removed = 0
+        for path in paths + [os.path.join(self.root, name, version)]:
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+                removed += 1
+            elif os.path.lexists(path):
+                os.remove(path)
+                removed += 1
+        return removed
 
 
 def open_destination(output: OutputLocation, settings: Optional[S3Settings] = None) -> Destination:

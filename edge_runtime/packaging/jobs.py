@@ -205,6 +205,12 @@ class PackagingJobStore:
             raise NotFound("packaging job id %d does not exist" % job_id)
         return PackagingJob.from_row(row)
 
+    def unfinished(self) -> List[PackagingJob]:
+        """Jobs still CREATED or RUNNING (candidates for `reclaim.reclaim_interrupted`)."""
+        rows = self.db.connect().execute(
+            "SELECT * FROM packaging_jobs WHERE status IN ('CREATED', 'RUNNING') ORDER BY id").fetchall()
+        return [PackagingJob.from_row(r) for r in rows]
+
     def get(self, job_name: str, project_name: Optional[str] = None) -> PackagingJob:
         sql, args = "SELECT * FROM packaging_jobs WHERE job_name = ?", [job_name]
         if project_name:

@@ -27,6 +27,7 @@ from edge_runtime.packaging.destinations import S3Settings, open_destination
 from edge_runtime.packaging.jobs import NewJob, PackagingJob, PackagingJobStore
 from edge_runtime.packaging.model_component import MODEL_ZIP, ModelComponentSpec, model_recipe
 from edge_runtime.packaging.publish import publish_component
+from edge_runtime.packaging.reclaim import JobLock, reclaim_interrupted, staging_prefix
 from edge_runtime.packaging.register import RegisterSettings, register_component
 from edge_runtime.packaging.request import PackagingRequest
 
@@ -59,6 +60,7 @@ def create_job(request: PackagingRequest, services: JobServices) -> Tuple[Packag
     """Validate everything checkable before work starts; (job, created) - created False on a token replay."""
     if request.register and not request.output.is_s3:
         raise InvalidArgument("--register needs --s3-output: Greengrass fetches artifacts from S3 only")
+    reclaim_interrupted(services.store, services.s3)  # a killed job must not hold its component version
     manifest = read_manifest(request.model_dir)
     version = request.component_version or "%d.0.0" % manifest.version
     rules.check_component_version(version)
@@ -81,9 +83,22 @@ def create_job(request: PackagingRequest, services: JobServices) -> Tuple[Packag
 
 
 def run_job(job: PackagingJob, request: PackagingRequest, services: JobServices) -> PackagingJob:
-    """Compile, ZIP and publish; always returns the job in SUCCEEDED or FAILED."""
+    """Compile, ZIP and publish; always returns the job in SUCCEEDED or FAILED.
+
+    The job's lock is held until its final status is written, so a process killed meanwhile leaves
+    a job the next command reclaims (`reclaim.py`) instead of one RUNNING forever."""
+    lock = JobLock.acquire(services.store, job.id)
+    if lock is None:
+        raise AlreadyExists("packaging job %s is being run by another process" % job.job_name)
+    try:
+        return _run_locked(job, request, services)
+    finally:
+        lock.release()
+
+
+def _run_locked(job: PackagingJob, request: PackagingRequest, services: JobServices) -> PackagingJob:
     store, say = services.store, services.progress
-    work = tempfile.mkdtemp(prefix="edge-package-")
+    work = tempfile.mkdtemp(prefix=staging_prefix(store, job.id))
     destination = open_destination(request.output, services.s3)
     try:
         job = store.update(job.id, "RUNNING", "compiling for %s" % _target_text(request))

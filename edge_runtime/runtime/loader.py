@@ -22,7 +22,7 @@ from typing import Any, Dict, Optional
 from edge_runtime.digests import sha256_hex
 from edge_runtime.errors import ModelPackageError, UnsupportedHardware
 from edge_runtime.modelpkg.build import BUILD_FILE, is_compiled, read_build
-from edge_runtime.modelpkg.manifest import ModelManifest, read_manifest
+from edge_runtime.modelpkg.manifest import ModelManifest, model_file_path, read_manifest
 from edge_runtime.runtime.build.cpu_features import HostCpu, detect_host_cpu, missing_features
 
 
@@ -43,7 +43,7 @@ def load_package(package_dir: str) -> LoadedPackage:
     manifest = read_manifest(root)
     if is_compiled(root):
         return resolve_build(root, manifest)
-    return LoadedPackage(root=root, manifest=manifest, model_path=os.path.join(root, manifest.model_file))
+    return LoadedPackage(root=root, manifest=manifest, model_path=model_file_path(root, manifest))
 
 
 def verified_artifact(root: str, build: Dict[str, Any], name: Optional[str]) -> Optional[str]:

@@ -74,7 +74,7 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
     server_version = "edge-runtime-lookoutvision"
 
     def setup(self) -> None:
-        self.timeout = self.server.context.config.idle_timeout_s  # socket timeout for every read
+        self.request.settimeout(self.server.context.config.idle_timeout_s)  # for every read and write
         super().setup()
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)

@@ -3,6 +3,12 @@
 The local layout is `<root>/<bucket>/<key>`, so `s3://bucket/key` in requests and manifests means the
 same object either way. Readers from edge_runtime.datasets take local paths or s3:// URIs;
 `localize` hands them the right one and `publish` turns a local path back into the s3:// form users see.
+
+`publish` is also the one confinement rule for dataset references arriving over the API (manifest
+lines, UpdateDatasetEntries): a reference must name an object of the store, `s3://bucket/key` without
+`..` segments, or (embedded) a file inside the object folder; anything else, a relative path climbing
+out of the manifest's bucket or an absolute server path, raises OutsideObjectStore, whose message does
+not say what the server has where.
 """
 
 from __future__ import annotations
@@ -12,6 +18,24 @@ import tempfile
 from typing import Any, Protocol
 
 from edge_runtime.errors import InvalidArgument, NotFound, require
+
+
+class OutsideObjectStore(InvalidArgument):
+    """A dataset reference that names no object of the store (the caller's text is not echoed)."""
+
+    def __init__(self) -> None:
+        super().__init__("references must name objects as s3://bucket/key (no '..' segments); relative paths "
+                         "may not leave the manifest's bucket and server file paths are not accepted")
+
+
+def checked_s3_ref(ref: str) -> str:
+    """`ref` if it is s3://bucket/key with a plain bucket name and no empty, '.' or '..' key segments."""
+    if not ref.startswith("s3://"):
+        raise OutsideObjectStore()
+    bucket, key = split_uri(ref)
+    if bucket in ("", ".", "..") or not key or any(part in ("", ".", "..") for part in key.split("/")):
+        raise OutsideObjectStore()
+    return ref
 
 
 def s3_uri(bucket: str, key: str) -> str:
@@ -88,11 +112,13 @@ class LocalObjects:
         return ref
 
     def publish(self, ref: str) -> str:
-        absolute = os.path.abspath(ref) if not ref.startswith("s3://") else ref
+        if ref.startswith("s3://"):
+            return checked_s3_ref(ref)
+        absolute = os.path.realpath(ref)
         if absolute.startswith(self.root + os.sep):
             bucket, _, key = os.path.relpath(absolute, self.root).replace(os.sep, "/").partition("/")
-            return s3_uri(bucket, key)
-        return ref
+            return checked_s3_ref(s3_uri(bucket, key))
+        raise OutsideObjectStore()
 
 
 class S3Objects:
@@ -129,4 +155,4 @@ class S3Objects:
         return ref
 
     def publish(self, ref: str) -> str:
-        return ref
+        return checked_s3_ref(ref)

@@ -83,7 +83,10 @@ def _changed_entries(ctx: ServerContext, changes: bytes, source: str | None) -> 
     if relative:
         raise validation("Changes line(s) %s reference images by relative paths; use s3://bucket/key"
                          % ", ".join(str(n) for n in relative[:10]))
-    return entries_from_dataset(dataset, ctx.objects.publish)
+    try:
+        return entries_from_dataset(dataset, ctx.objects.publish)
+    except DatasetError as exc:
+        raise validation("Changes: %s" % exc) from None
 
 
 def _source_uri(source: str) -> str:

@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from edge_runtime.datasets.manifest import parse_manifest_text
 from edge_runtime.datasets.types import Dataset, Sample
+from edge_runtime.errors import DatasetError, InvalidArgument
 
 _DATE_FORMATS = ("%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S", "%a %b %d %Y %H:%M:%S", "%Y-%m-%d")
 
@@ -57,13 +58,21 @@ def _mask_key(line: dict[str, Any]) -> str | None:
     return keys[0] if keys else None
 
 
+def _published(publish: Callable[[str], str], ref: str, sample: Sample, key: str) -> str:
+    """The store's form of a reference, or a DatasetError naming the line and key (not server paths)."""
+    try:
+        return publish(ref)
+    except InvalidArgument as exc:
+        raise DatasetError("line %d: %s: %s" % (sample.line, key, exc)) from None
+
+
 def entry_from_sample(sample: Sample, label_attribute: str, publish: Callable[[str], str],
                       now: float) -> Entry:
     line = dict(sample.raw)
-    line["source-ref"] = publish(sample.image_ref)
+    line["source-ref"] = _published(publish, sample.image_ref, sample, "source-ref")
     mask_key = _mask_key(line)
     if mask_key and sample.mask_ref:
-        line[mask_key] = publish(sample.mask_ref)
+        line[mask_key] = _published(publish, sample.mask_ref, sample, mask_key)
     metadata = line.get(label_attribute + "-metadata") or {}
     created = parse_date(metadata.get("creation-date") if isinstance(metadata, dict) else None, now)
     return Entry(line["source-ref"], sample.label, created, json.dumps(line, separators=(",", ":")))

@@ -108,6 +108,16 @@ def _set(ctx: ServerContext, project: str, version: int, status: str, message: s
         tx.execute(sql, (status, message[:MAX_MESSAGE], *fields.values(), project, version))
 
 
+def public_message(ctx: ServerContext, work: str, text: str) -> str:
+    """A failure message without server paths: staged or stored object files become their s3:// names,
+    anything else under the data folder becomes <data>/..."""
+    objects_root = getattr(ctx.objects, "root", None)
+    for folder in (os.path.join(work, "objects"), objects_root):
+        if folder:
+            text = text.replace(os.path.abspath(folder) + os.sep, "s3://")
+    return text.replace(os.path.abspath(ctx.config.storage.data_dir), "<data>")
+
+
 def run_training(ctx: ServerContext, project: str, version: int) -> None:
     folder = model_dir(ctx, project, version)
     try:
@@ -123,11 +133,11 @@ def run_training(ctx: ServerContext, project: str, version: int) -> None:
         _finish(ctx, project, version, package, test_path)
     except EdgeRuntimeError as exc:
         log.warning("training %s/%d failed: %s", project, version, exc)
-        _set(ctx, project, version, "TRAINING_FAILED", str(exc))
+        _set(ctx, project, version, "TRAINING_FAILED", public_message(ctx, os.path.join(folder, "work"), str(exc)))
     except Exception as exc:  # a bug or an unexpected library error: record it on the model
         log.exception("training %s/%d failed", project, version)
         _set(ctx, project, version, "TRAINING_FAILED", "internal error during training: %s: %s"
-             % (type(exc).__name__, exc))
+             % (type(exc).__name__, public_message(ctx, os.path.join(folder, "work"), str(exc))))
 
 
 def _lines(path: str) -> list[dict[str, Any]]:
@@ -140,9 +150,9 @@ def _finish(ctx: ServerContext, project: str, version: int, package: str, test_p
     target = package_dir(ctx, project, version)
     if os.path.abspath(package) != os.path.abspath(target):
         shutil.copytree(package, target)
-    manifest = dataclasses.replace(read_manifest(target), name=project, version=version)
-    write_manifest(target, manifest)
     arn = ctx.arns.model(project, version)
+    manifest = dataclasses.replace(read_manifest(target), name=project, version=version, model_arn=arn)
+    write_manifest(target, manifest)
     work = os.path.join(model_dir(ctx, project, version), "work")
     test_path, train_count = _test_set(work, test_path)
     test_lines = _lines(test_path)

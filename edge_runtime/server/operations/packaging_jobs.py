@@ -17,6 +17,7 @@ from edge_runtime.errors import AlreadyExists, CompileError, EdgeRuntimeError, I
 from edge_runtime.packaging.destinations import S3Settings
 from edge_runtime.packaging.jobs import PackagingJobStore
 from edge_runtime.packaging.model_job import JobServices, create_job, run_job
+from edge_runtime.packaging.reclaim import reclaim_interrupted
 from edge_runtime.packaging.request import OutputLocation, PackagingRequest, TargetPlatform
 from edge_runtime.server.context import ServerContext
 from edge_runtime.server.errors import MODEL, PACKAGING_JOB, ApiError, conflict, not_found, validation
@@ -121,6 +122,7 @@ def recover(ctx: ServerContext) -> None:
     s3 = S3Settings(endpoint_url=ctx.config.storage.s3_endpoint_url, region_name=ctx.config.arns.region)
     store = PackagingJobStore(ctx.store.database)
     ctx.services["packaging"] = JobServices(store=store, s3=s3, progress=log.info)
+    reclaim_interrupted(store, s3)  # leftovers of jobs whose process died, this server's included
     for run in ctx.store.query("SELECT project, job_name FROM lv_packaging_runs"):
         try:
             job = store.get(run["job_name"], run["project"])
