@@ -98,6 +98,19 @@ def tiny_package(work: str = WORK) -> str:
     return folder
 
 
+def compiled_package(source: str, options: Optional[Dict[str, Any]] = None, suffix: str = "x86") -> str:
+    """`source` compiled for X86_64 with `options` (cached beside it as <name>-<suffix>)."""
+    folder = os.path.join(os.path.dirname(source), "%s-%s" % (os.path.basename(source), suffix))
+    if os.path.isfile(os.path.join(folder, "edge-build.json")):
+        return folder
+    from edge_runtime.compiler.compile import compile_package
+    from edge_runtime.compiler.targets import validate_target
+
+    target = validate_target(None, {"Os": "LINUX", "Arch": "X86_64"}, json.dumps(options) if options else None)
+    compile_package(source, target, folder)
+    return folder
+
+
 def _mkdir(path: str) -> None:
     os.makedirs(path, exist_ok=True)
 

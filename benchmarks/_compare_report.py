@@ -1,4 +1,8 @@
-"""Ratios, the scaling plot and the Markdown report of compare_servers.py."""
+"""Ratios, the scaling plot and the Markdown report of compare_servers.py.
+
+Series are named "<server> [<engine>]", engine `onnxruntime` (every server runs the build on ONNX Runtime:
+serving cost alone) or `best` (every server's best engine here: OpenVINO for the compiled build).
+"""
 
 from __future__ import annotations
 
@@ -6,39 +10,65 @@ from typing import Any, Dict, List, Optional
 
 from edge_runtime.bench.report import log_scale_if_wide
 
-SERIES = ("onnxruntime in-process", "agent inline", "agent shm", "litserve")
+SERVERS = ("in-process", "agent inline", "agent shm", "litserve", "triton grpc", "triton shm")
+ENGINES = {"onnxruntime": "onnxruntime", "best": "auto"}  # series label -> models.cpu_engine
+# (ours, theirs): like transport for like where both have it
+VERSUS = (("agent inline", "litserve"), ("agent shm", "litserve"), ("agent inline", "triton grpc"),
+          ("agent shm", "triton shm"))
+
+
+def series(server: str, engine: str) -> str:
+    return "%s [%s]" % (server, engine)
+
+
+def _by_c(results: Dict[str, Any], name: str) -> Dict[int, Dict[str, Any]]:
+    return {lv["concurrency"]: lv for lv in results[name]["levels"]}
+
+
+def _peak(results: Dict[str, Any], name: str) -> Dict[str, Any]:
+    return max(results[name]["levels"], key=lambda lv: lv["throughput_rps"])
+
+
+def _versus(results: Dict[str, Any], ours: str, theirs: str) -> List[Dict[str, Any]]:
+    mine, other = _by_c(results, ours), _by_c(results, theirs)
+    rows = []
+    for c, lv in sorted(mine.items()):
+        o = other.get(c)
+        if o and o["throughput_rps"]:
+            rows.append({"concurrency": c, "throughput_ratio": round(lv["throughput_rps"] / o["throughput_rps"], 2),
+                         "p99_ms": lv["latency_ms"]["p99"], "their_p99_ms": o["latency_ms"]["p99"],
+                         "p99_equal_or_lower": (lv["latency_ms"]["p99"] or 0) <= (o["latency_ms"]["p99"] or 0)})
+    return rows
 
 
 def ratios(results: Dict[str, Any]) -> Dict[str, Any]:
-    def by_c(name: str) -> Dict[int, Dict[str, Any]]:
-        return {lv["concurrency"]: lv for lv in results[name]["levels"]}
-
-    def peak(name: str) -> Dict[str, Any]:
-        return max(results[name]["levels"], key=lambda lv: lv["throughput_rps"])
-
-    ceiling, lit = peak(SERIES[0]), by_c(SERIES[3])
-    out: Dict[str, Any] = {"saturation": {}, "vs_litserve": {}, "scaling": {}}
-    for name in SERIES[1:3]:
-        out["saturation"][name] = round(peak(name)["throughput_rps"] / ceiling["throughput_rps"], 3)
-        rows = []
-        for c, lv in sorted(by_c(name).items()):
-            other = lit.get(c)
-            if other and other["throughput_rps"]:
-                ratio = round(lv["throughput_rps"] / other["throughput_rps"], 2)
-                rows.append({"concurrency": c, "throughput_ratio": ratio,
-                             "p99_ms": lv["latency_ms"]["p99"], "litserve_p99_ms": other["latency_ms"]["p99"],
-                             "p99_equal_or_lower": (lv["latency_ms"]["p99"] or 0) <= (other["latency_ms"]["p99"] or 0)})
-        out["vs_litserve"][name] = rows
-        out["vs_litserve_at_peak"] = out.get("vs_litserve_at_peak", {})
-        out["vs_litserve_at_peak"][name] = round(peak(name)["throughput_rps"] / peak(SERIES[3])["throughput_rps"], 2)
-    # no server running this same session can beat in-process; this is how far above LitServe that is
-    out["ceiling_vs_litserve"] = round(ceiling["throughput_rps"] / peak(SERIES[3])["throughput_rps"], 2)
-    for name in SERIES:
-        levels = by_c(name)
-        lo, hi = min(levels), max(levels)
-        if levels[lo]["throughput_rps"]:
-            out["scaling"][name] = {"from": lo, "to": hi,
-                                    "factor": round(levels[hi]["throughput_rps"] / levels[lo]["throughput_rps"], 2)}
+    """Per engine: agent vs in-process (saturation, 8 clients, p50 at 1), agent vs LitServe and Triton."""
+    out: Dict[str, Any] = {}
+    for engine in ENGINES:
+        if series("in-process", engine) not in results:
+            continue
+        ip = series("in-process", engine)
+        r: Dict[str, Any] = {"vs_in_process": {}, "versus": {}, "at_peak": {}}
+        for name in ("agent inline", "agent shm"):
+            s, a, b = series(name, engine), _by_c(results, series(name, engine)), _by_c(results, ip)
+            row: Dict[str, Any] = {"saturation": round(_peak(results, s)["throughput_rps"]
+                                                       / _peak(results, ip)["throughput_rps"], 3)}
+            if 8 in a and 8 in b:
+                row["throughput_at_8"] = round(a[8]["throughput_rps"] / b[8]["throughput_rps"], 3)
+            if 1 in a and 1 in b and b[1]["latency_ms"]["p50"]:
+                row["p50_at_1"] = round(a[1]["latency_ms"]["p50"] / b[1]["latency_ms"]["p50"], 3)
+            r["vs_in_process"][name] = row
+        for ours, theirs in VERSUS:
+            s, t = series(ours, engine), series(theirs, engine)
+            if s in results and t in results:
+                key = "%s / %s" % (ours, theirs)
+                r["versus"][key] = _versus(results, s, t)
+                r["at_peak"][key] = round(_peak(results, s)["throughput_rps"] / _peak(results, t)["throughput_rps"], 2)
+        out[engine] = r
+    if all(series("in-process", e) in results for e in ENGINES):
+        out["best_engine_vs_onnxruntime_in_process_peak"] = round(
+            _peak(results, series("in-process", "best"))["throughput_rps"]
+            / _peak(results, series("in-process", "onnxruntime"))["throughput_rps"], 3)
     return out
 
 
@@ -50,96 +80,98 @@ def plot_scaling(results: Dict[str, Any], path: str) -> Optional[str]:
         import matplotlib.pyplot as plt
     except ImportError:
         return None
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for name in SERIES:
-        levels = results[name]["levels"]
-        ax.plot([lv["concurrency"] for lv in levels], [lv["throughput_rps"] for lv in levels], marker="o", label=name)
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for name, res in results.items():
+        levels = res["levels"]
+        ax.plot([lv["concurrency"] for lv in levels], [lv["throughput_rps"] for lv in levels], marker="o", label=name,
+                linestyle="-" if name.endswith("[best]") else "--")
     ax.set_xscale("log", base=2)
-    log_scale_if_wide(ax, [lv["throughput_rps"] for name in SERIES for lv in results[name]["levels"]])
+    log_scale_if_wide(ax, [lv["throughput_rps"] for res in results.values() for lv in res["levels"]])
     ax.set_xlabel("concurrent clients")
     ax.set_ylabel("throughput (requests/s)")
-    ax.set_title("throughput scaling")
+    ax.set_title("throughput scaling (solid: best engine, dashed: ONNX Runtime everywhere)")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path
 
 
+def _ratio_lines(r: Dict[str, Any]) -> List[str]:
+    lines = ["| engine | ratio | value | goal |", "|---|---|---|---|"]
+    for engine in ENGINES:
+        if engine not in r:
+            continue
+        for name, row in r[engine]["vs_in_process"].items():
+            lines.append("| %s | %s / in-process, peak | %.3f | |" % (engine, name, row["saturation"]))
+            if "throughput_at_8" in row:
+                lines.append("| %s | %s / in-process, 8 clients | %.3f | >= 0.95 (shm) |"
+                             % (engine, name, row["throughput_at_8"]))
+            if "p50_at_1" in row:
+                lines.append("| %s | %s p50 / in-process p50, 1 client | %.3f | <= 1.10 (shm) |"
+                             % (engine, name, row["p50_at_1"]))
+        for key, value in r[engine]["at_peak"].items():
+            lines.append("| %s | %s, peak throughput | %.2fx | ahead; >= 1.5x LitServe (best) |" % (engine, key, value))
+    if "best_engine_vs_onnxruntime_in_process_peak" in r:
+        lines.append("| - | in-process best engine / in-process ONNX Runtime, peak | %.3f | |"
+                     % r["best_engine_vs_onnxruntime_in_process_peak"])
+    return lines
+
+
 def scenario_markdown(key: str, sc: Dict[str, Any]) -> List[str]:
-    """One scenario: ratios, agent vs LitServe per concurrency, all numbers, plots."""
     r, res = sc["ratios"], sc["results"]
     lines = ["## Scenario `%s`: %s" % (key, sc["title"]), "",
-             "Package `%s`, frames %s (synthetic). %s" % (sc["package"], sc["frame"], sc["about"]), "",
-             "| ratio | value | goal |", "|---|---|---|"]
-    ceiling_goal = ">= 0.85" if key != "tiny" else "none: in-process has no per-request work to compare"
-    for name, v in r["saturation"].items():
-        lines.append("| %s / in-process, at saturation (peak throughput) | %.3f | %s |" % (name, v, ceiling_goal))
-    for name, v in r["vs_litserve_at_peak"].items():
-        lines.append("| %s / LitServe, peak throughput | %.2fx | >= 1.5x at equal or lower p99 |" % (name, v))
-    if "ceiling_vs_litserve" in r:
-        lines.append("| in-process / LitServe, peak throughput: the most any server of this session could "
-                     "reach | %.2fx | |" % r["ceiling_vs_litserve"])
-    for name, sca in r["scaling"].items():
-        lines.append("| %s: throughput at %d clients / at %d | %.2fx | |" % (name, sca["to"], sca["from"],
-                                                                          sca["factor"]))
-    idle = ["%s %s%%" % (name, res[name].get("idle_cpu_percent")) for name in SERIES
+             "Package `%s`, frames %s (synthetic). %s" % (sc["package"], sc["frame"], sc["about"]), ""]
+    lines += _ratio_lines(r)
+    idle = ["%s %s%%" % (name, res[name].get("idle_cpu_percent")) for name in res
             if res[name].get("idle_cpu_percent") is not None]
     if idle:
-        lines += ["", "CPU used with no requests in flight (same 3 s window for all; 100% = one core): "
-                  + ", ".join(idle) + ". The two agent series are one process."]
-    lines += ["", "| series | clients | throughput vs LitServe | p99 ms | LitServe p99 ms | p99 equal or lower |",
-              "|---|---|---|---|---|---|"]
-    for name, rows in r["vs_litserve"].items():
-        for row in rows:
-            lines.append("| %s | %d | %.2fx | %s | %s | %s |" % (name, row["concurrency"], row["throughput_ratio"],
-                                                               row["p99_ms"], row["litserve_p99_ms"],
-                                                               "yes" if row["p99_equal_or_lower"] else "no"))
-    lines += ["", "| series | clients | req/s | p50 ms | p90 ms | p99 ms | mean batch | errors | server CPU % | "
-              "RSS MB |", "|---|---|---|---|---|---|---|---|---|---|"]
-    for name in SERIES:
-        for lv in res[name]["levels"]:
-            lat, proc = lv["latency_ms"], lv["process"]
-            lines.append("| %s | %d | %.1f | %s | %s | %s | %s | %d | %s | %s |" % (
-                name, lv["concurrency"], lv["throughput_rps"], lat["p50"], lat["p90"], lat["p99"],
-                lv["server"]["mean_batch_size"] or "-", sum(lv["errors"].values()), proc["cpu_percent"],
-                proc["rss_mb_max"]))
-    lines += ["", "![throughput vs p99](compare_%s_throughput_latency.png)" % key, "",
-              "![scaling](compare_%s_scaling.png)" % key, "",
-              "![latency distribution](compare_%s_latency_distribution.png)" % key, ""]
+        lines += ["", "CPU with no requests in flight (one 3 s window, 100% = one core): " + ", ".join(idle) + "."]
+    lines += ["", "| engine | ours / theirs | clients | throughput ratio | our p99 ms | their p99 ms | p99 <= |",
+              "|---|---|---|---|---|---|---|"]
+    for engine in ENGINES:
+        for pair, rows in r.get(engine, {}).get("versus", {}).items():
+            for row in rows:
+                lines.append("| %s | %s | %d | %.2fx | %s | %s | %s |" % (
+                    engine, pair, row["concurrency"], row["throughput_ratio"], row["p99_ms"], row["their_p99_ms"],
+                    "yes" if row["p99_equal_or_lower"] else "no"))
+    lines += ["", "| series | engine in use | clients | req/s | p50 ms | p99 ms | mean batch | errors | server CPU % |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for name, entry in res.items():
+        backend = str(entry["target"].get("backend", "")).split(" (")[0] or "-"
+        for lv in entry["levels"]:
+            lat = lv["latency_ms"]
+            lines.append("| %s | %s | %d | %.1f | %s | %s | %s | %d | %s |" % (
+                name, backend, lv["concurrency"], lv["throughput_rps"], lat["p50"], lat["p99"],
+                lv["server"]["mean_batch_size"] or "-", sum(lv["errors"].values()), lv["process"]["cpu_percent"]))
+    lines += ["", "![scaling](compare_%s_scaling.png)" % key, "",
+              "![throughput vs p99](compare_%s_throughput_latency.png)" % key, ""]
     return lines
 
 
 def markdown(data: Dict[str, Any]) -> str:
     m, st = data["machine"], data["settings"]
-    lines = ["# Agent vs in-process ONNX Runtime vs LitServe (issue 7)", "",
-             "Measured %s on %d CPUs (%s), ONNX Runtime %s, LitServe %s. Servers and their client threads "
-             "share these CPUs (load average %s at the start, %s at the end): compare the ratios, and treat "
-             "absolute numbers as this box's."
-             % (data["created"], m["cpu_count"], m["platform"], m["onnxruntime"], data["litserve_version"],
-                m["loadavg_1_5_15"], data["loadavg_end"]), ""]
+    lines = ["# Agent vs in-process vs LitServe vs NVIDIA Triton (issues 7, 14)", "",
+             "Measured %s on %d CPUs (%s), ONNX Runtime %s, OpenVINO %s, LitServe %s, nvidia-pytriton %s. "
+             "Servers and their clients share these CPUs with other jobs (load average %s at the start, %s at "
+             "the end): compare the ratios; absolute numbers are this box's at that moment."
+             % (data["created"], m["cpu_count"], m["platform"], m["onnxruntime"], data.get("openvino_version"),
+                data["litserve_version"], data.get("pytriton_version"), m["loadavg_1_5_15"], data["loadavg_end"]), ""]
     for key, sc in data["scenarios"].items():
         lines += scenario_markdown(key, sc)
     lines += ["## Method", "",
-              "- Per scenario: same package, same frame, same closed-loop client loop "
-              "(`edge_runtime.bench.runner.run_load`) for every series. All four servers are up at once and "
-              "measured interleaved: for each of %d rounds and each concurrency, every series runs %.0f s, in "
-              "an order rotated each time, so the drifting background load of the shared CPU hits all of them "
-              "alike; each cell pools its rounds (%.0f s warm-up per series first). LitServe's process group "
-              "is paused (SIGSTOP) while the other series run and resumed 0.3 s before its own cells: idle, "
-              "it keeps using CPU (see the idle line), which would otherwise be taken from whichever series "
-              "is being measured. Our agent idles at about 0%% and is never paused."
-              % (st["rounds"], st["duration_s"], st["warmup_s"]),
-              "- In-process: `load_package` + `create_predictor` behind the agent's own `Batcher` (max batch 8, "
-              "2 ms wait), client threads in the same process; no serialisation, no socket: the ceiling.",
-              "- Agent: `python -m edge_runtime agent` as a separate process, default batching (max batch 8, "
-              "2 ms wait); one `EdgeAgentClient` per client thread; inline = RGB bytes in the request, "
-              "shm = each client's own POSIX segment.",
-              "- LitServe: `LitAPI(max_batch_size=8, batch_timeout=0.002)`, one CPU worker, one API server, "
-              "127.0.0.1; the same predictor in `setup`; requests are LitServe's usual JSON with the raw RGB "
-              "frame base64-encoded; one keep-alive `requests.Session` per client thread. LitServe's "
-              "`fast_queue` (ZeroMQ) was tried and was not faster here. Its CPU and RSS include its worker "
-              "processes (RSS summed, shared pages counted more than once).",
-              "- Server CPU % for in-process includes its client threads (same process). Load generator "
-              "threads run on the same CPUs as the servers for every series."]
+              "- Every server serves the same compiled X86_64 build through `load_package` + `create_predictor`: "
+              "engine `onnxruntime` sets models.cpu_engine=onnxruntime everywhere (serving cost alone), `best` "
+              "lets each pick (OpenVINO f32 for this build). All series are up at once and measured interleaved: "
+              "for each of %d rounds and each concurrency every series runs %.0f s, in an order rotated each "
+              "time; cells pool their rounds (%.0f s warm-up per series first). LitServe is paused (SIGSTOP) "
+              "while others run (it burns CPU idle)." % (st["rounds"], st["duration_s"], st["warmup_s"]),
+              "- Clients: one per thread, closed loop, the same runner (`edge_runtime.bench.runner.run_load`). "
+              "Agent: `EdgeAgentClient` (inline bytes or its own shm segment). LitServe: JSON over HTTP with "
+              "the frame base64-encoded. Triton: `tritonclient.grpc`, in-band or with Triton system shared "
+              "memory (one registered region per client); its clients run in a separate Python 3.12 process "
+              "(benchmarks/_triton_client.py) because tritonclient needs protobuf 6.",
+              "- Batching everywhere: max batch 8, 2 ms (agent: only when callers are expected back; LitServe: "
+              "batch_timeout; Triton: dynamic batcher max_queue_delay 2000 us). Triton is nvidia-pytriton 0.7.0 "
+              "(the real tritonserver, the Python callable behind its Python backend)."]
     return "\n".join(lines) + "\n"

@@ -43,7 +43,8 @@ def measure_interleaved(targets: Dict[str, Any], frame: np.ndarray, concurrency:
     try:
         for name in names:  # warm every series (one request each at least) before sampling idle CPU
             _focus(targets, name)
-            load = run_load(workers[name], frame, max(concurrency), warmup_s, progress, name + " warm-up")
+            load, _ = _load(targets[name], workers[name], frame, max(concurrency), warmup_s, progress,
+                            name + " warm-up")
             progress.done("%s warm-up: %d requests, %d errors" % (name, load.requests, sum(load.errors.values())))
         idle = idle_cpu(targets)
         for r in range(rounds):
@@ -96,13 +97,23 @@ def _one(target: Any, workers: List[Any], frame: np.ndarray, c: int, duration_s:
     before = target.counters()
     sampler = ProcessSampler(target.pid, children=getattr(target, "process_tree", False))
     sampler.start()
-    own_cpu = time.process_time()
-    load = run_load(workers, frame, c, duration_s, progress, name)
+    load, client_cpu_s = _load(target, workers, frame, c, duration_s, progress, name)
     process = sampler.stop()
-    process["client_cpu_percent"] = round(100.0 * (time.process_time() - own_cpu) / max(load.elapsed_s, 1e-9), 1)
+    process["client_cpu_percent"] = round(100.0 * client_cpu_s / max(load.elapsed_s, 1e-9), 1)
     after = target.counters()
     progress.done("%-24s c=%-3d %7.1f req/s" % (name, c, load.ok / load.elapsed_s if load.elapsed_s else 0.0))
     return load, before, after, process
+
+
+def _load(target: Any, workers: List[Any], frame: np.ndarray, c: int, duration_s: float, progress: Progress,
+          name: str) -> Tuple[Load, float]:
+    """One closed-loop run: here, or in the target's own client process (`remote_load`: Triton's clients)."""
+    if hasattr(target, "remote_load"):
+        progress.update("%s  c=%d (clients in their own process)" % (name, c))
+        return target.remote_load(c, duration_s)
+    own_cpu = time.process_time()
+    load = run_load(workers, frame, c, duration_s, progress, name)
+    return load, time.process_time() - own_cpu
 
 
 def _merged_load(cell: Cell) -> Load:

@@ -27,8 +27,9 @@ from edge_runtime.bench.targets import Counters, Worker
 class LitServeProcess:
     """benchmarks/_litserve_app.py in its own process on a free loopback port."""
 
-    def __init__(self, package: str, fast_queue: bool = False) -> None:
+    def __init__(self, package: str, fast_queue: bool = False, cpu_engine: str = "auto") -> None:
         self.fast_queue = fast_queue
+        self.cpu_engine = cpu_engine
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
@@ -42,7 +43,8 @@ class LitServeProcess:
         self.log_path = os.path.join(tempfile.mkdtemp(prefix="litserve-"), "litserve.log")
         with open(self.log_path, "wb") as logf:  # a file, not a pipe: nobody reads it while serving
             self.process = subprocess.Popen([sys.executable, app, "--package", self.package, "--port",
-                                             str(self.port)] + (["--fast-queue"] if self.fast_queue else []),
+                                             str(self.port), "--cpu-engine", self.cpu_engine]
+                                            + (["--fast-queue"] if self.fast_queue else []),
                                             cwd=ROOT, stdout=logf, stderr=subprocess.STDOUT,
                                             start_new_session=True)  # its own group: LitServe forks workers
         try:
@@ -68,6 +70,12 @@ class LitServeProcess:
                 pass
             time.sleep(0.3)
         raise RuntimeError("LitServe did not become healthy in 120 s")
+
+    def backend_line(self) -> str:
+        """What the app printed about its engine ("openvino-cpu (...)")."""
+        with open(self.log_path, encoding="utf-8", errors="replace") as fh:
+            found = [line.split("litserve app: ", 1)[1].strip() for line in fh if "litserve app: " in line]
+        return found[0] if found else ""
 
     def pause(self) -> None:
         """SIGSTOP the whole group (LitServe's idle workers poll and would use CPU meant for others)."""
@@ -121,7 +129,7 @@ class LitServeTarget:
         self.server = server
         self.pid = server.process.pid if server.process else None
         self.description = {"kind": "litserve", "location": server.url, "model": model, "transport": "http-json",
-                            "pid": self.pid}
+                            "pid": self.pid, "backend": server.backend_line()}
 
     def open(self) -> None:
         pass

@@ -3,6 +3,7 @@ and result rules (load_package + create_predictor), behind LitServe's dynamic ba
 
 Started by compare_servers.py as its own process:
     python benchmarks/_litserve_app.py --package DIR --port N [--max-batch-size 8] [--batch-timeout 0.002]
+                                       [--cpu-engine auto]
 Requests are LitServe's usual JSON: {"image": base64 of packed RGB888, "width": W, "height": H}.
 """
 
@@ -21,9 +22,10 @@ import litserve as ls  # noqa: E402
 
 
 class AnomalyAPI(ls.LitAPI):
-    def __init__(self, package: str, max_batch_size: int, batch_timeout: float) -> None:
+    def __init__(self, package: str, max_batch_size: int, batch_timeout: float, cpu_engine: str = "auto") -> None:
         super().__init__(max_batch_size=max_batch_size, batch_timeout=batch_timeout)
         self.package = package
+        self.cpu_engine = cpu_engine
 
     def setup(self, device):  # type: ignore[no-untyped-def]
         from edge_runtime.runtime.factory import PredictorOptions, create_predictor
@@ -31,7 +33,9 @@ class AnomalyAPI(ls.LitAPI):
 
         loaded = load_package(self.package)
         self.manifest = loaded.manifest
-        self.predictor, _ = create_predictor(loaded, PredictorOptions(max_batch_size=self.max_batch_size))
+        options = PredictorOptions(max_batch_size=self.max_batch_size, cpu_engine=self.cpu_engine)
+        self.predictor, note = create_predictor(loaded, options)
+        print("litserve app: %s (%s)" % (self.predictor.backend, note), flush=True)
         self.predictor.load()
         self.predictor.warmup()
 
@@ -62,9 +66,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--max-batch-size", type=int, default=8)
     parser.add_argument("--batch-timeout", type=float, default=0.002)
+    parser.add_argument("--cpu-engine", default="auto", help="the agent's models.cpu_engine")
     parser.add_argument("--fast-queue", action="store_true", help="LitServe's ZeroMQ queues instead of multiprocessing")
     args = parser.parse_args()
-    api = AnomalyAPI(args.package, args.max_batch_size, args.batch_timeout)
+    api = AnomalyAPI(args.package, args.max_batch_size, args.batch_timeout, args.cpu_engine)
     server = ls.LitServer(api, accelerator="cpu", devices=1, workers_per_device=1, fast_queue=args.fast_queue)
     server.run(host="127.0.0.1", port=args.port, generate_client_file=False, log_level="warning",
                num_api_servers=1)

@@ -1,17 +1,16 @@
 #!/usr/bin/env python
-"""Issue 7: the same model and frames through ONNX Runtime in-process (the ceiling), our agent over its
-Unix socket (inline and shared memory) and LitServe (HTTP on 127.0.0.1, its dynamic batching, the same
-ONNX Runtime session and pre/post-processing), at 1, 2, 4, 8 and 16 concurrent clients.
+"""Issues 7 and 14: the same compiled build and frames through the agent over its Unix socket (inline and
+shared memory), in-process (the agent's Batcher without gRPC: the ceiling), LitServe (HTTP, its dynamic
+batching) and NVIDIA Triton (nvidia-pytriton 0.7.0's tritonserver, dynamic batching, tritonclient gRPC
+in-band and with Triton system shared memory), at 1, 2, 4, 8 and 16 concurrent clients.
 
-Every series uses the same closed-loop runner as `edge-runtime bench` (one client object per thread,
-one request in flight per client), max batch 8 and a 2 ms batching wait everywhere. Prints ratios;
-writes benchmarks/results/compare_servers.{json,md} and compare_*.png. Two scenarios: `demo` (the
-EfficientNet-Lite0 demo model, compute-bound) and `tiny` (a near-free model: what each server adds per
-request). About 5 minutes by default.
-LitServe's `fast_queue=True` (ZeroMQ) was tried too and was not faster here, so its defaults are used.
+Each server runs twice: on ONNX Runtime (engine `onnxruntime`: what serving costs) and on its best engine
+here (`best`: OpenVINO for the compiled build), every series in the same interleaved rounds. Max batch 8
+and a 2 ms batching wait everywhere. Prints ratios; writes benchmarks/results/compare_servers.{json,md}
+and compare_*.png. Triton needs the Python 3.12 venv of benchmarks/triton_setup.sh (made on first use).
 
-Run: python benchmarks/compare_servers.py [--scenarios demo,tiny] [--duration 3] [--rounds 2]
-     python benchmarks/compare_servers.py --package DIR --size 640x480     (any package)
+Run: python benchmarks/compare_servers.py [--duration 2] [--rounds 2] [--engines onnxruntime,best]
+     python benchmarks/compare_servers.py --package DIR --size 640x480     (any compiled package)
 """
 
 from __future__ import annotations
@@ -27,10 +26,11 @@ from typing import Any, Dict, Tuple
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import RESULTS, AgentProcess, demo_package, log, machine_note, tiny_package  # noqa: E402
-from _compare_report import SERIES, markdown, plot_scaling, ratios  # noqa: E402
+from _common import RESULTS, AgentProcess, compiled_package, demo_package, log, machine_note, tiny_package  # noqa: E402
+from _compare_report import ENGINES, markdown, plot_scaling, ratios, series  # noqa: E402
 from _interleaved import measure_interleaved  # noqa: E402
 from _litserve import LitServeProcess, LitServeTarget  # noqa: E402
+from _triton import TritonProcess, TritonTarget  # noqa: E402
 
 from edge_runtime.bench.config import ImageSpec, RunSettings, TargetSpec, parse_concurrency, parse_size  # noqa: E402
 from edge_runtime.bench.report import (  # noqa: E402
@@ -42,22 +42,35 @@ from edge_runtime.bench.report import (  # noqa: E402
 from edge_runtime.bench.targets import AgentTarget, InProcessTarget, make_frame  # noqa: E402
 
 
+def open_targets(stack: contextlib.ExitStack, package: str, frame: np.ndarray, engine: str,
+                 clients: int) -> Dict[str, Any]:
+    """Every server for one engine label, started and opened (closed by `stack`)."""
+    cpu_engine = ENGINES[engine]
+    agent = stack.enter_context(AgentProcess({"demo": package}, models={"cpu_engine": cpu_engine}))
+    agent.start_models("demo")
+    lit = stack.enter_context(LitServeProcess(package, cpu_engine=cpu_engine))
+    triton = stack.enter_context(TritonProcess(package, cpu_engine=cpu_engine))
+    targets: Dict[str, Any] = {series("in-process", engine): InProcessTarget(TargetSpec(
+        kind="in-process", location=package, model="demo", cpu_engine=cpu_engine))}
+    for name, transport in (("agent inline", "inline"), ("agent shm", "shm")):
+        targets[series(name, engine)] = AgentTarget(TargetSpec(kind="socket", location=agent.target, model="demo",
+                                                               transport=transport, agent_pid=agent.pid))
+    targets[series("litserve", engine)] = LitServeTarget(lit, "demo")
+    for name, transport in (("triton grpc", "grpc"), ("triton shm", "shm")):
+        targets[series(name, engine)] = TritonTarget(triton, transport, frame, clients)
+    for target in targets.values():
+        target.open()
+        stack.callback(target.close)
+    return targets
+
+
 def measure(package: str, frame: np.ndarray, concurrency: Tuple[int, ...], duration_s: float, warmup_s: float,
-            rounds: int) -> Tuple[Dict[str, Any], Dict[str, Any]]:
-    """All four servers up at once, measured interleaved (see _interleaved.py)."""
+            rounds: int, engines: Tuple[str, ...]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """All servers for all engines up at once, measured interleaved (see _interleaved.py)."""
     with contextlib.ExitStack() as stack:
-        agent = stack.enter_context(AgentProcess({"demo": package}))
-        agent.start_models("demo")
-        lit = stack.enter_context(LitServeProcess(package))
-        targets: Dict[str, Any] = {SERIES[0]: InProcessTarget(TargetSpec(kind="in-process", location=package,
-                                                                          model="demo"))}
-        for name, transport in ((SERIES[1], "inline"), (SERIES[2], "shm")):
-            targets[name] = AgentTarget(TargetSpec(kind="socket", location=agent.target, model="demo",
-                                                   transport=transport, agent_pid=agent.pid))
-        targets[SERIES[3]] = LitServeTarget(lit, "demo")
-        for target in targets.values():
-            target.open()
-            stack.callback(target.close)
+        targets: Dict[str, Any] = {}
+        for engine in engines:
+            targets.update(open_targets(stack, package, frame, engine, max(concurrency)))
         levels, loads, idle = measure_interleaved(targets, frame, concurrency, duration_s, warmup_s, rounds)
         described = {name: t.description for name, t in targets.items()}
     return {name: {"target": described[name], "levels": lv, "idle_cpu_percent": idle.get(name)}
@@ -66,8 +79,8 @@ def measure(package: str, frame: np.ndarray, concurrency: Tuple[int, ...], durat
 
 SCENARIOS = {
     "demo": ("a compute-bound model", "224x224",
-             "EfficientNet-Lite0 backbone + linear head: inference dominates, so every server is limited by "
-             "the CPU left for ONNX Runtime, and the ceiling ratio matters most."),
+             "EfficientNet-Lite0 backbone + linear head compiled for X86_64 (fp32; OpenVINO IR f32 inside): "
+             "inference dominates, so every server is limited by the CPU left for its engine."),
     "tiny": ("per-request cost", "64x64",
              "Sigmoid of the image mean: inference is nearly free, so this measures what each server adds "
              "per request (transport, parsing, queueing, batching)."),
@@ -76,7 +89,8 @@ SCENARIOS = {
 
 def run_scenario(key: str, package: str, size: str, concurrency: Tuple[int, ...], args: Any) -> Dict[str, Any]:
     frame, info = make_frame(ImageSpec(size=parse_size(size)))
-    results, loads = measure(package, frame, concurrency, args.duration, args.warmup, args.rounds)
+    engines = tuple(e for e in args.engines.split(",") if e)
+    results, loads = measure(package, frame, concurrency, args.duration, args.warmup, args.rounds, engines)
     title, _, about = SCENARIOS.get(key, ("a given package", size, ""))
     out = args.output
     plot_throughput_latency({k: v["levels"] for k, v in results.items()},
@@ -100,11 +114,12 @@ def rewrite_report(folder: str) -> int:
 
 def main(argv: Any = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scenarios", default="demo,tiny", help="demo, tiny or both (default: %(default)s)")
+    parser.add_argument("--scenarios", default="demo", help="demo, tiny or both (default: %(default)s)")
+    parser.add_argument("--engines", default="onnxruntime,best", help="onnxruntime, best or both")
     parser.add_argument("--package", default="", help="measure this package instead (scenario `custom`)")
     parser.add_argument("--size", default="224x224", help="frame WxH with --package (default: %(default)s)")
     parser.add_argument("--concurrency", default="1,2,4,8,16")
-    parser.add_argument("--duration", type=float, default=3.0, help="seconds per cell and round")
+    parser.add_argument("--duration", type=float, default=2.0, help="seconds per cell and round")
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds (default: %(default)s)")
     parser.add_argument("--output", default=RESULTS)
@@ -114,18 +129,21 @@ def main(argv: Any = None) -> int:
     if args.report_only:
         return rewrite_report(args.output)
     import litserve
+    import openvino
 
     settings = RunSettings(parse_concurrency(args.concurrency), args.duration, args.warmup)  # validates
     os.makedirs(args.output, exist_ok=True)
     data: Dict[str, Any] = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                             "machine": machine_note(), "litserve_version": litserve.__version__,
+                            "openvino_version": openvino.__version__.split("-")[0], "pytriton_version": "0.7.0",
                             "settings": {"duration_s": args.duration, "warmup_s": args.warmup, "rounds": args.rounds,
                                          "concurrency": list(settings.concurrency)}, "scenarios": {}}
     if args.package:
         plan = [("custom", args.package, args.size)]
     else:
         packages = {"demo": demo_package, "tiny": tiny_package}
-        plan = [(k, packages[k](), SCENARIOS[k][1]) for k in args.scenarios.split(",") if k in packages]
+        plan = [(k, compiled_package(packages[k]()), SCENARIOS[k][1]) for k in args.scenarios.split(",")
+                if k in packages]
     for key, package, size in plan:
         log("==== scenario %s" % key)
         data["scenarios"][key] = run_scenario(key, package, size, settings.concurrency, args)

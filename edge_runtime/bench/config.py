@@ -54,6 +54,7 @@ class TargetSpec:
     max_batch_size: int = 8  # in-process only: the batcher's settings (the agent's defaults)
     max_wait_ms: float = 2.0
     instances: int = 1  # in-process only: predictor instances (the agent's models.instances)
+    cpu_engine: str = "auto"  # in-process only: the agent's models.cpu_engine (auto | openvino | onnxruntime)
 
     def __post_init__(self) -> None:
         if self.kind not in TARGET_KINDS:
@@ -68,6 +69,8 @@ class TargetSpec:
             raise InvalidArgument("--transport shm needs the agent on this machine (--socket), not %s" % self.kind)
         if self.agent_pid < 0:
             raise InvalidArgument("--agent-pid must be a process id, got %d" % self.agent_pid)
+        if self.cpu_engine not in ("auto", "openvino", "onnxruntime"):
+            raise InvalidArgument("cpu engine must be auto, openvino or onnxruntime, got %r" % (self.cpu_engine,))
         if not 1 <= self.instances <= 16:
             raise InvalidArgument("--instances must be 1..16, got %d" % self.instances)
         if self.instances != 1 and self.kind != "in-process":

@@ -68,11 +68,12 @@ class AgentTarget:
         self.credentials = credentials
         self.pid: Optional[int] = spec.agent_pid or None
         self._admin: Any = None
+        self.backend = ""  # DescribeModel's status message: the engine serving the model, and why
 
     @property
     def description(self) -> Dict[str, Any]:
         return {"kind": self.spec.kind, "location": self.spec.location, "model": self.spec.model,
-                "transport": self.spec.transport, "pid": self.pid}
+                "transport": self.spec.transport, "pid": self.pid, "backend": self.backend}
 
     def _client(self, shm: bool = False) -> Any:
         from edge_runtime.client import EdgeAgentClient
@@ -90,6 +91,7 @@ class AgentTarget:
                 "model %s is %s on the agent, not RUNNING; start it first: edge-runtime models start %s --wait%s"
                 % (self.spec.model, info.status, self.spec.model,
                    " (%s)" % info.status_message if info.status_message else ""))
+        self.backend = info.status_message.replace("RUNNING on ", "", 1)
         if self.pid is None and self.spec.kind == "socket":
             self.pid = peer_pid(self._admin.target)
 
@@ -142,12 +144,13 @@ class InProcessTarget:
         from edge_runtime.runtime.loader import load_package
 
         package = load_package(self.spec.location)
-        options = PredictorOptions(max_batch_size=self.spec.max_batch_size, instances=self.spec.instances)
-        predictor, _ = create_predictor(package, options)
+        options = PredictorOptions(max_batch_size=self.spec.max_batch_size, instances=self.spec.instances,
+                                   cpu_engine=self.spec.cpu_engine)
+        predictor, note = create_predictor(package, options)
         predictor.load()
         predictor.warmup()
         self._predictor = predictor
-        self.backend = predictor.backend
+        self.backend = "%s (%s)" % (predictor.backend, note)
         self._batcher, self._metrics = _start_batcher(self.spec, predictor)
 
     def worker(self) -> Worker:
