@@ -10,6 +10,7 @@ namespace or container the writer ran in. Python 3.8 compatible: the compiler ru
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import re
@@ -19,10 +20,11 @@ import time
 from contextlib import contextmanager
 from typing import Callable, Iterator, Optional
 
-from edge_runtime.errors import EdgeRuntimeError, InvalidArgument
+from edge_runtime.errors import EdgeRuntimeError, InvalidArgument, ResourceExhausted
 
 FOLDER_MODE = 0o755  # mkdtemp makes 0700; outputs are read by other users (the agent's service account)
 ABANDONED_AFTER_S = 30.0  # younger staging folders are left alone (their writer may not hold its lock yet)
+FULL_BELOW_BYTES = 1 << 20  # a write failing with less free than this is reported as a full disk
 
 
 def _not_free(path: str) -> EdgeRuntimeError:
@@ -110,11 +112,31 @@ def staged_folder(
         os.chmod(staging, FOLDER_MODE)
         yield staging
         _publish(staging, output, replace, refuse)
-    except BaseException:
+    except BaseException as exc:
+        full = disk_full(staging, exc)  # measured before the staging folder frees its space
         shutil.rmtree(staging, ignore_errors=True)
+        if full is not None:
+            raise full from exc
         raise
     finally:
         os.close(lock)
+
+
+def disk_full(folder: str, exc: BaseException) -> Optional[ResourceExhausted]:
+    """'no space left on device' when `exc` is ENOSPC/EDQUOT, or any failure while the file system of
+    `folder` is (nearly) full: libraries such as ONNX Runtime report a full disk in their own words
+    (INVALID_PROTOBUF: Protobuf serialization failed)."""
+    if not isinstance(exc, Exception):
+        return None
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return None
+    no_space = isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    if not no_space and free >= FULL_BELOW_BYTES:
+        return None
+    return ResourceExhausted("no space left on device: writing %s failed with %d bytes free there (%s: %s)"
+                             % (os.path.dirname(folder), free, type(exc).__name__, str(exc)[:200]))
 
 
 def _publish(staging: str, output: str, replace: bool, refuse: Callable[[str], EdgeRuntimeError]) -> None:

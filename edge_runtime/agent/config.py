@@ -177,13 +177,25 @@ def load_config(path: Optional[str]) -> AgentConfig:
             text = fh.read()
     except OSError as exc:
         raise InvalidArgument("agent config %s cannot be read: %s" % (path, exc)) from exc
-    if path.endswith(".json"):
-        data = json.loads(text or "{}")
-    else:
-        import yaml
+    return config_from_dict(_parse(path, text))
 
-        data = yaml.safe_load(text) or {}
-    return config_from_dict(data)
+
+def _parse(path: str, text: str) -> Any:
+    """JSON or YAML text -> data; a syntax error is one line naming the file, line and column."""
+    if path.endswith(".json"):
+        try:
+            return json.loads(text or "{}")
+        except ValueError as exc:
+            raise InvalidArgument("agent config %s is not valid JSON: %s" % (path, exc)) from None
+    import yaml
+
+    try:
+        return yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = " at line %d column %d" % (mark.line + 1, mark.column + 1) if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InvalidArgument("agent config %s is not valid YAML%s: %s" % (path, where, problem)) from None
 
 
 def with_overrides(config: AgentConfig, socket: Optional[str] = None, models_root: Optional[str] = None) -> AgentConfig:

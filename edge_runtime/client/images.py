@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from edge_runtime.errors import InvalidArgument, NotFound
+from edge_runtime.image_header import image_dimensions
 
 MIN_SIDE = 64
 MAX_SIDE = 4096
@@ -51,7 +52,12 @@ def read_image_file(path: str) -> np.ndarray:
 
 
 def decode_image(data: bytes, what: str) -> np.ndarray:
-    """Decode PNG/JPEG (anything OpenCV reads) to RGB; grey and alpha images become plain RGB."""
+    """Decode PNG/JPEG (anything OpenCV reads) to RGB; grey and alpha images become plain RGB.
+
+    The size in a PNG/JPEG/BMP header is checked first: an out-of-range image is never decoded."""
+    size = image_dimensions(data)
+    if size is not None:
+        check_frame_size(*size)
     decoded = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR) if data else None
     if decoded is None:
         raise InvalidArgument(

@@ -16,6 +16,9 @@ import numpy as np
 
 from edge_runtime.datasets.types import MaskClass, Sample
 from edge_runtime.errors import DatasetError, require
+from edge_runtime.image_header import image_dimensions
+
+MAX_DECODED_SIDE = 4096  # Lookout's largest image side; larger ones are refused before decoding
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 JPEG_MAGIC = b"\xff\xd8\xff"
@@ -145,6 +148,10 @@ def decode_image(data: bytes, ref: str, formats: Sequence[str] = ("png", "jpeg")
         found = fmt.upper() if fmt else "bytes %r" % data[:8]
         raise DatasetError("expected a %s image, got %s" % (" or ".join(f.upper() for f in formats), found), ref)
     check_complete(data, fmt, ref)
+    size = image_dimensions(data)
+    if size is not None and max(size) > MAX_DECODED_SIDE:
+        raise DatasetError("image is %dx%d pixels (from its header); at most %d a side are accepted, so it was "
+                           "not decoded" % (size[0], size[1], MAX_DECODED_SIDE), ref)
     image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if image is None or image.size == 0:
         raise DatasetError("corrupt %s image: it cannot be decoded" % fmt.upper(), ref)

@@ -18,6 +18,7 @@ import numpy as np
 from edge_runtime.datasets.images import check_complete, file_size, load_mask, mask_to_labels, read_bytes, read_tail
 from edge_runtime.datasets.types import Dataset, MaskClass, Sample
 from edge_runtime.errors import DatasetError
+from edge_runtime.image_header import parse_header
 
 MIN_SIDE, MAX_SIDE = 64, 4096
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
@@ -31,7 +32,6 @@ MAX_CLASSES_PER_MASK = 20
 MAX_REPORTED = 20
 HEADER_BYTES = 64 * 1024
 ROLES = ("train", "test", "single", "evaluate")
-_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 
 
 @dataclass(frozen=True)
@@ -53,29 +53,6 @@ class LimitsReport:
     classes: Tuple[MaskClass, ...] = ()
     masks_per_class: Dict[str, int] = field(default_factory=dict)
     warnings: Tuple[str, ...] = ()
-
-
-def parse_header(data: bytes) -> Optional[Tuple[str, int, int]]:
-    """(format, width, height) from the first bytes of a PNG/JPEG; None if more bytes are needed."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR":
-        return "png", int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-    if not data.startswith(b"\xff\xd8"):
-        return "", 0, 0
-    i = 2
-    while i + 9 <= len(data):
-        if data[i] != 0xFF:
-            return "jpeg", 0, 0  # broken marker stream
-        marker = data[i + 1]
-        if marker == 0xFF:
-            i += 1
-            continue
-        if marker in _SOF:
-            return "jpeg", int.from_bytes(data[i + 7:i + 9], "big"), int.from_bytes(data[i + 5:i + 7], "big")
-        if marker == 0x01 or 0xD0 <= marker <= 0xD8:
-            i += 2
-            continue
-        i += 2 + int.from_bytes(data[i + 2:i + 4], "big")
-    return None
 
 
 def read_header(ref: str, endpoint_url: Optional[str] = None) -> ImageHeader:
