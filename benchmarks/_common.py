@@ -98,6 +98,16 @@ def tiny_package(work: str = WORK) -> str:
     return folder
 
 
+def tiny_segmentation_package(work: str = WORK) -> str:
+    """The tests' 64x64 segmentation net (onnx.helper, no torch): masks go back through shared memory."""
+    folder = os.path.join(work, "packages", "tiny-seg")
+    if not os.path.isfile(os.path.join(folder, "edge-model.json")):
+        from tests.tiny_models import build_package
+
+        build_package(folder, "tiny-seg", "segmentation")
+    return folder
+
+
 def compiled_package(source: str, options: Optional[Dict[str, Any]] = None, suffix: str = "x86") -> str:
     """`source` compiled for X86_64 with `options` (cached beside it as <name>-<suffix>)."""
     folder = os.path.join(os.path.dirname(source), "%s-%s" % (os.path.basename(source), suffix))
@@ -119,7 +129,8 @@ class AgentProcess:
     """`python -m edge_runtime agent` in its own process with a models root of symlinks; SIGTERM to stop."""
 
     def __init__(self, packages: Dict[str, str], batching: Optional[Dict[str, Any]] = None,
-                 models: Optional[Dict[str, Any]] = None) -> None:
+                 models: Optional[Dict[str, Any]] = None, root: str = ROOT) -> None:
+        self.root = root  # the source tree whose agent runs (another checkout: a baseline)
         self.dir = tempfile.mkdtemp(prefix="bench-agent-", dir="/tmp")  # short: Unix socket paths are limited
         self.socket = os.path.join(self.dir, "agent.sock")
         self.target = "unix://" + self.socket
@@ -139,7 +150,8 @@ class AgentProcess:
     def __enter__(self) -> "AgentProcess":
         with open(self.log_path, "wb") as logf:
             self.process = subprocess.Popen([sys.executable, "-m", "edge_runtime", "agent", "--config",
-                                             self.config_path], cwd=ROOT, stdout=logf, stderr=subprocess.STDOUT)
+                                             self.config_path], cwd=self.root, stdout=logf, stderr=subprocess.STDOUT,
+                                            env=dict(os.environ, PYTHONPATH=self.root))
         try:
             self._wait_ready()
         except BaseException:

@@ -106,9 +106,9 @@ class CallerSegment:
     def read(self, offset: int, size: int) -> np.ndarray:
         """A private copy of `size` bytes at `offset` (uint8, 1-D); short when the client shrank it."""
         self.check_range(offset, size)
-        out = bytearray(size)
+        out = np.empty(size, dtype=np.uint8)  # not zero-filled: preadv writes every byte or we raise
         done = 0
-        view = memoryview(out)
+        view = out.data
         while done < size:
             got = os.preadv(self._fd, [view[done:]], offset + done)
             if got == 0:
@@ -117,7 +117,7 @@ class CallerSegment:
                     % (self.name, self.size(), size, offset)
                 )
             done += got
-        return np.frombuffer(out, dtype=np.uint8)
+        return out
 
     def write(self, offset: int, data: np.ndarray) -> None:
         raw = np.ascontiguousarray(data).reshape(-1).view(np.uint8).data

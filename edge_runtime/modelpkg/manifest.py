@@ -141,6 +141,8 @@ class ModelManifest:
         data["input"]["mean"] = list(self.input.mean)
         data["input"]["std"] = list(self.input.std)
         data["classes"] = [asdict(c) for c in self.classes]
+        if not self.model_arn:  # written only when known, so agents that predate the key read the package
+            del data["model_arn"]
         return data
 
     @classmethod

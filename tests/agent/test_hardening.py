@@ -289,3 +289,25 @@ def test_gstreamer_padded_rows_inline_and_shared_memory(start_agent, lookout_cli
     assert info.value.code() == C.INVALID_ARGUMENT
     assert info.value.details() == ("bitmap.byte_data has 150401 bytes, expected width*height*3 = "
                                     "250*200*3 = 150000 (packed RGB888)")
+
+
+def test_connections_past_the_limit_are_closed_and_the_agent_keeps_serving(start_agent, lookout_client):
+    pb2, _ = lookout_client
+    sock = os.path.join(open_socket_dir(), "agent.sock")
+    agent = start_agent(server={"socket": "unix://" + sock, "max_connections": 3})
+    assert agent.stub.ListModels(pb2.ListModelsRequest()).models  # the agent's own channel: 1 of 3
+    held = []
+    for _ in range(2):
+        conn = socket.socket(socket.AF_UNIX)
+        conn.connect(sock)
+        held.append(conn)
+    time.sleep(0.3)
+    extra = socket.socket(socket.AF_UNIX)
+    extra.connect(sock)
+    extra.settimeout(5)
+    assert extra.recv(1) == b"", "a connection past server.max_connections was relayed"
+    extra.close()
+    for conn in held:
+        conn.close()
+    time.sleep(0.3)
+    assert agent.stub.ListModels(pb2.ListModelsRequest()).models
