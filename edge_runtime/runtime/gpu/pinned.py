@@ -1,11 +1,13 @@
 """Where a frame's bytes are when the kernel reads them: registered shared memory, or pinned staging.
 
-Shared memory: the agent maps a client's POSIX segment with mmap (edge_runtime.shm), and a frame is a
-NumPy view on that mapping. `SharedMemoryRegistry` registers the whole mapping once with
-cuMemHostRegister(DEVICEMAP) and hands the kernel the device address of the frame inside it: no host
-copy (on Jetson the GPU reads the same DRAM; on a discrete GPU it is one DMA read by the kernel). The
-registry keeps a buffer export of each registered mapping, so the mapping cannot be unmapped under the
-GPU (shm.close() then defers the unmap, as it documents) until the registration is released.
+Shared memory: a frame that is a NumPy view on an mmap'd POSIX segment (edge_runtime.shm: embedders
+and the bench pass such views; the agent copies a caller's frame out with preadv instead, so that a
+client shrinking its segment cannot SIGBUS it, and its frames take the staged path below).
+`SharedMemoryRegistry` registers the whole mapping once with cuMemHostRegister(DEVICEMAP) and hands
+the kernel the device address of the frame inside it: no host copy (on Jetson the GPU reads the same
+DRAM; on a discrete GPU it is one DMA read by the kernel). The registry keeps a buffer export of each
+registered mapping, so the mapping cannot be unmapped under the GPU (shm.close() then defers the
+unmap, as it documents) until the registration is released.
 
 Inline frames (bytes in the gRPC request) are copied once into a pinned, device-mapped staging buffer
 (`PinnedStagingRing`, one buffer per pipeline slot and batch index, grown on demand) and read there.
