@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from edge_runtime.errors import CompileError
+from edge_runtime.runtime.build.arm_hwcaps import features_from_bits, read_hwcaps
 from edge_runtime.runtime.build.cpu_features import detect_host_cpu, parse_cpuinfo, resolve_target
 from edge_runtime.runtime.build.cpu_models import ARM64, MCPU_FEATURES, X86_64
 
@@ -90,3 +91,12 @@ def test_detects_this_machine(tmp_path):
     assert ("sse2" in host.features) if host.arch == X86_64 else ("asimd" in host.features)
     nothing = detect_host_cpu(str(tmp_path / "missing"))
     assert nothing.features == frozenset()
+
+
+def test_arm_hardware_capability_bits_are_what_cpuinfo_prints():
+    # Xavier's AT_HWCAP: bits 0-12 (fp .. asimdrdm) and 16 (dcpop); its cpuinfo prints the same names.
+    assert features_from_bits(0x11FFF, 0) == parse_cpuinfo(XAVIER_CPUINFO)
+    v1 = features_from_bits(0b11 | 1 << 20 | 1 << 22, 1 << 12 | 1 << 13 | 1 << 14 | 1 << 40)
+    assert v1 == {"fp", "asimd", "asimddp", "sve", "svebf16", "i8mm", "bf16"}  # HWCAP2 bit 40: unknown, left out
+    hwcaps = read_hwcaps()  # this process's bits (on x86-64 they exist too, with other meanings)
+    assert hwcaps is not None and all(isinstance(bits, int) for bits in hwcaps)

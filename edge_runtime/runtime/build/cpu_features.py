@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
 from edge_runtime.errors import CompileError
+from edge_runtime.runtime.build.arm_hwcaps import features_from_bits, read_hwcaps
 from edge_runtime.runtime.build.cpu_models import (
     ARM64,
     DEFAULT_MCPU,
@@ -143,13 +144,21 @@ def parse_cpuinfo(text: str) -> FrozenSet[str]:
 
 
 def detect_host_cpu(cpuinfo_path: str = CPUINFO, machine: Optional[str] = None) -> HostCpu:
-    """This machine's CPU; an unreadable cpuinfo yields no features (so builds needing any are refused)."""
+    """This machine's CPU; an unreadable cpuinfo yields no features (so builds needing any are refused).
+
+    On ARM64 this process's own hardware capability bits come first (arm_hwcaps: the source of
+    cpuinfo's `Features`, right also where cpuinfo describes another CPU, as under qemu)."""
+    arch = machine_arch(machine)
+    if arch == ARM64 and machine is None and cpuinfo_path == CPUINFO:
+        hwcaps = read_hwcaps()
+        if hwcaps is not None and hwcaps[0]:
+            return HostCpu(arch=arch, features=features_from_bits(*hwcaps))
     try:
         with open(cpuinfo_path, encoding="utf-8", errors="replace") as fh:
             features = parse_cpuinfo(fh.read())
     except OSError:
         features = frozenset()
-    return HostCpu(arch=machine_arch(machine), features=features)
+    return HostCpu(arch=arch, features=features)
 
 
 def missing_features(required: Iterable[str], available: Iterable[str]) -> List[str]:
