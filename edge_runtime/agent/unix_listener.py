@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import itertools
 import logging
 import os
 import shutil
@@ -35,6 +36,10 @@ from edge_runtime.errors import InvalidArgument
 log = logging.getLogger(__name__)
 
 RELAY_BUFFER = 1 << 20
+# Relay addresses are numbered per process, not per listener: a second listener in the same process
+# (an agent restarted in-process, the tests) must not reuse a name a lingering relay still holds
+# (bind: EADDRINUSE; seen under aarch64 emulation, where closing relays takes longer).
+_RELAY_NUMBERS = itertools.count(1)
 
 
 def _groups(pid: int) -> FrozenSet[int]:
@@ -105,7 +110,6 @@ class UnixListener:
         self._callers: Dict[str, Caller] = {}
         self._lock = threading.Lock()
         self._closed = threading.Event()
-        self._counter = 0
         self._listener: Optional[socket.socket] = None
         self._socket_lock: Optional[SocketLock] = None
         self._inode = 0
@@ -168,8 +172,7 @@ class UnixListener:
         with self._lock:
             if len(self._callers) >= self.max_connections:
                 raise InvalidArgument("%d connections open already (the limit)" % self.max_connections)
-            self._counter += 1
-            name = "edge-agent-%d-%d" % (os.getpid(), self._counter)
+            name = "edge-agent-%d-%d" % (os.getpid(), next(_RELAY_NUMBERS))
             self._callers["unix-abstract:" + name] = caller
         upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
