@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -38,18 +39,25 @@ def test_latency_summary_and_histogram():
 
 
 def test_sampler_counts_child_processes_when_asked(tmp_path):
-    code = "import time; x = bytearray(200 * 1024 * 1024); x[::4096] = b'1' * len(x[::4096]); time.sleep(3)"
+    ready = str(tmp_path / "allocated")
+    code = ("import time; x = bytearray(200 * 1024 * 1024); x[::4096] = b'1' * len(x[::4096]); "
+            "open(%r, 'w').close(); time.sleep(60)" % ready)
     parent = subprocess.Popen([sys.executable, "-c", "import subprocess, sys; subprocess.run([sys.executable, "
-                               "'-c', %r])" % code])
+                               "'-c', %r])" % code], start_new_session=True)
     try:
-        time.sleep(1.2)
+        # Wait for the grandchild's allocation rather than a fixed time: under aarch64 emulation
+        # (scripts/test-arm64.sh) starting two interpreters takes seconds.
+        deadline = time.monotonic() + 60
+        while not os.path.exists(ready):
+            assert parent.poll() is None and time.monotonic() < deadline, "the grandchild never allocated"
+            time.sleep(0.05)
         alone, tree = ProcessSampler(parent.pid, gpu=False), ProcessSampler(parent.pid, gpu=False, children=True)
         alone.start()
         tree.start()
         time.sleep(0.6)
         alone_out, tree_out = alone.stop(), tree.stop()
     finally:
-        parent.kill()
+        os.killpg(parent.pid, signal.SIGKILL)  # the parent and the grandchild
         parent.wait()
     assert tree_out["rss_mb_max"] > alone_out["rss_mb_max"] + 150
     assert alone_out["cpu_percent"] is not None
