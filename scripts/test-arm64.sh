@@ -35,6 +35,9 @@ say() { printf '[arm64 %4ds] %s\n' $((SECONDS - START)) "$*"; }
 not_run() { say "NOT RUN: $*"; exit $NOT_RUN; }
 fail() { say "FAILED: $*"; exit 1; }
 indent() { sed -u 's/^/    /'; }
+# A long step runs in the background and is waited for: on a signal bash runs its traps only after the
+# foreground command ends, but it interrupts `wait` at once (then cleanup stops what runs in the chroot).
+step() { "$@" & wait $!; }
 
 # ---- mounts: recorded as made, undone in reverse order whatever happens ------------------------------
 mnt() { mount "$@"; MOUNTS+=("${*: -1}"); }
@@ -147,16 +150,19 @@ prune_cache() {  # keep the current entries and the two most recently used other
     done
   done
 }
+mmdebstrap_base() {
+  mmdebstrap --arch=arm64 --variant=apt --include="$DEBS" \
+    --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
+    --dpkgopt='path-exclude=/usr/share/locale/*' \
+    --customize-hook='mkdir -p "$1/opt/venv" "$1/work"' \
+    "$SUITE" "$BASE.partial" "$MIRROR" 2>&1 | indent
+}
 build_base() {
   if [[ -f $BASE/.complete ]]; then say "reusing the root filesystem $BASE"; return; fi
   remove_partial "$BASE.partial"
   rm -rf --one-file-system "$BASE"
   say "building the arm64 root filesystem ($SUITE: $DEBS) into $BASE.partial (minutes: dpkg runs emulated)"
-  mmdebstrap --arch=arm64 --variant=apt --include="$DEBS" \
-    --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
-    --dpkgopt='path-exclude=/usr/share/locale/*' \
-    --customize-hook='mkdir -p "$1/opt/venv" "$1/work"' \
-    "$SUITE" "$BASE.partial" "$MIRROR" 2>&1 | indent || fail "mmdebstrap could not build the root filesystem"
+  step mmdebstrap_base || fail "mmdebstrap could not build the root filesystem"
   touch "$BASE.partial/.complete"
   mv "$BASE.partial" "$BASE"
   say "root filesystem built: $(du -sh "$BASE" | cut -f1)"
@@ -200,6 +206,14 @@ copy_project() {  # tracked and untracked-but-not-ignored files; the cached root
   fi
 }
 
+run_tests() {
+  in_arm64 python -m pytest -q -p no:cacheprovider --durations=5 "${TESTS[@]}" 2>&1 | tee "$RUN/pytest.log" | indent
+}
+detect_on_aarch64() {
+  in_arm64 python scripts/arm64_detect.py run /tmp/e2e /tmp/e2e/aarch64.npz 2>&1 \
+    | { grep -v -e ' INFO ' -e 'cpuinfo' || true; } | indent
+}
+
 # ---- the run ----------------------------------------------------------------------------------------
 RUN=$(mktemp -d /tmp/edge-runtime-arm64.XXXXXX)
 mkdir -p "$RUN/tmp"
@@ -228,20 +242,17 @@ copy_project
 enter "$BASE" "$VENV" ro "$RUN/work"
 say "inside: $(in_arm64 python -c 'import importlib.metadata as m, platform
 print(platform.machine(), "Python", platform.python_version(), *("%s %s" % (n, m.version(n)) for n in
-      ("numpy", "opencv-python-headless", "onnxruntime", "openvino", "grpcio")))')"
+      ("numpy", "opencv-python-headless", "onnxruntime", "grpcio")))')"
 
 say "device-side tests under emulation: ${TESTS[*]}"
-in_arm64 python -m pytest -q -p no:cacheprovider --durations=5 "${TESTS[@]}" 2>&1 | tee "$RUN/pytest.log" | indent \
-  || fail "device-side tests failed under aarch64 emulation"
+step run_tests || fail "device-side tests failed under aarch64 emulation"
 say "tests under emulation: $(grep -E '[0-9]+ passed' "$RUN/pytest.log" | tail -n 1 | tr -d '=')"
 
 say "detection end to end: models and images prepared on this host"
 "$HOST_PY" scripts/arm64_detect.py prepare "$RUN/tmp/e2e" | indent
 say "detection on aarch64 (emulated): agent process on a Unix socket, inline and shared memory"
 say "(ONNX Runtime's cpuinfo library cannot read /sys, left out on purpose: its warnings are dropped here)"
-in_arm64 python scripts/arm64_detect.py run /tmp/e2e /tmp/e2e/aarch64.npz 2>&1 \
-  | { grep -v -e ' INFO ' -e 'cpuinfo' || true; } | indent \
-  || fail "the detection under emulation failed"
+step detect_on_aarch64 || fail "the detection under emulation failed"
 say "detection on x86-64: the same models, images and releases"
 "$HOST_PY" scripts/arm64_detect.py run "$RUN/tmp/e2e" "$RUN/tmp/e2e/x86_64.npz" 2>&1 | { grep -v ' INFO ' || true; } | indent \
   || fail "the detection on x86-64 failed"
