@@ -49,7 +49,7 @@ class Daemon:
             assert time.monotonic() < end, "daemon never became SERVING:\n" + self.output()
             time.sleep(0.1)
 
-    def terminate(self, timeout=30):
+    def terminate(self, timeout=90):  # 30 s was too short under aarch64 emulation on a loaded machine
         self.proc.send_signal(signal.SIGTERM)
         try:
             return self.proc.wait(timeout)
