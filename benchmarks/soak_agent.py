@@ -22,7 +22,7 @@ from collections import Counter
 from typing import Any, Dict, List
 
 import numpy as np
-from _common import RESULTS, AgentProcess, log, machine_note, tiny_package, tiny_segmentation_package
+from _common import RESULTS, ROOT, AgentProcess, log, machine_note, tiny_package, tiny_segmentation_package
 from _fuzz_cases import SEGMENTATION_MODEL, ShmZoo, call, pb2, random_case, rss_mb
 
 from edge_runtime.shm import SharedMemorySegment
@@ -77,23 +77,32 @@ def client(channel: Any, zoo: ShmZoo, seed: int, end: float, stats: Dict[str, An
         segment.unlink()
 
 
+def open_files_and_threads(pid: int) -> Dict[str, int]:
+    """Leaks other than memory: descriptors and threads of the agent process."""
+    with open("/proc/%d/status" % pid) as fh:
+        threads = next(int(line.split()[1]) for line in fh if line.startswith("Threads:"))
+    return {"fds": len(os.listdir("/proc/%d/fd" % pid)), "threads": threads}
+
+
 def sample_rss(agent: AgentProcess, end: float, samples: List[float]) -> None:
     while time.monotonic() < end and agent.process is not None and agent.process.poll() is None:
         samples.append(rss_mb(agent.pid))
         time.sleep(5)
 
 
-def run(clients: int, duration: float, seed: int) -> Dict[str, Any]:
+def run(clients: int, duration: float, seed: int, root: str = ROOT) -> Dict[str, Any]:
     import grpc
 
     stats: Dict[str, Any] = {"good": 0, "good_failed": [], "faults": 0, "fault_codes": Counter(), "wrong": [],
                              "hangs": 0}
     lock = threading.Lock()
-    with AgentProcess({"tiny": tiny_package(), SEGMENTATION_MODEL: tiny_segmentation_package()}) as agent:
+    packages = {"tiny": tiny_package(), SEGMENTATION_MODEL: tiny_segmentation_package()}
+    with AgentProcess(packages, root=root) as agent:
         agent.start_models("tiny", SEGMENTATION_MODEL)
         zoo = ShmZoo()
         channels = [grpc.insecure_channel(agent.target) for _ in range(clients)]
         rss_start, samples = rss_mb(agent.pid), []  # type: float, List[float]
+        handles_start = open_files_and_threads(agent.pid)
         started = time.monotonic()
         end = started + duration
         threads = [threading.Thread(target=client, args=(channels[i], zoo, seed + i, end, stats, lock))
@@ -106,6 +115,7 @@ def run(clients: int, duration: float, seed: int) -> Dict[str, Any]:
                 thread.join()
             crashed = agent.process is not None and agent.process.poll() is not None
             rss_end = rss_mb(agent.pid) if not crashed else 0.0
+            handles_end = open_files_and_threads(agent.pid) if not crashed else {}
         finally:
             for channel in channels:
                 channel.close()
@@ -116,7 +126,8 @@ def run(clients: int, duration: float, seed: int) -> Dict[str, Any]:
             "good_failed_codes": dict(Counter(stats["good_failed"])), "good_per_s": round(stats["good"] / elapsed, 1),
             "fault_requests": stats["faults"], "fault_codes": dict(stats["fault_codes"]),
             "wrong_codes": len(stats["wrong"]), "wrong_examples": stats["wrong"][:20], "hangs": stats["hangs"],
-            "crashes": int(crashed), "frame": "%dx%d (30%% of shm frames with %d-byte padded rows)" % (W, H, STRIDE),
+            "crashes": int(crashed), "agent_fds_threads": {"start": handles_start, "end": handles_end},
+            "frame": "%dx%d (30%% of shm frames with %d-byte padded rows)" % (W, H, STRIDE),
             "agent_rss_mb": {"start": round(rss_start, 1), "end": round(rss_end, 1),
                              "peak": round(max(samples + [rss_end]), 1),
                              "every_30_s": [round(x, 1) for x in samples[::6]]},
@@ -128,12 +139,15 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--duration", type=float, default=600.0, help="seconds")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--agent-root", default=ROOT, help="source tree whose agent runs (a baseline checkout)")
+    parser.add_argument("--output", default=os.path.join(RESULTS, "soak_agent.json"))
     args = parser.parse_args()
     log("soak: %d clients for %.0f s" % (args.clients, args.duration))
-    report = run(args.clients, args.duration, args.seed)
+    report = run(args.clients, args.duration, args.seed, os.path.abspath(args.agent_root))
+    report["agent_root"] = os.path.abspath(args.agent_root)
     print(json.dumps(report, indent=2))
-    os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, "soak_agent.json"), "w") as fh:
+    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+    with open(args.output, "w") as fh:
         json.dump(report, fh, indent=2)
     bad = report["crashes"] or report["hangs"] or report["wrong_codes"] or report["good_failed"]
     return 1 if bad else 0
