@@ -20,6 +20,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--s3", action="store_true", help="keep datasets and outputs in AWS S3 (default endpoint)")
     parser.add_argument("--region", default="us-east-1", help="region shown in ARNs (default us-east-1)")
     parser.add_argument("--account", default="123456789012", help="account id shown in ARNs")
+    parser.add_argument("--idle-timeout", type=float, default=60.0,
+                        help="close a connection silent this many seconds, also mid-request (default 60)")
+    parser.add_argument("--max-connections", type=int, default=64,
+                        help="connections served at once, one thread each; more get 503 (default 64)")
     parser.add_argument("--access-keys", default=None,
                         help="file of accepted access keys ('ID:SECRET' lines or an AWS credentials file); default: "
                              "$EDGE_RUNTIME_SERVER_ACCESS_KEYS, else a key pair generated once in "
@@ -73,7 +77,8 @@ def build_config(args: argparse.Namespace) -> Any:
     training = TrainingConfig(epochs=args.train_epochs, image_size=args.train_image_size,
                               **({"trainer": args.trainer} if args.trainer else {}))
     return ServerConfig(host=host, port=port, auth=_auth(args, data_dir), arns=ArnScope(args.region, args.account),
-                        storage=storage, training=training)
+                        storage=storage, training=training, idle_timeout_s=args.idle_timeout,
+                        max_connections=args.max_connections)
 
 
 def run_server(args: argparse.Namespace) -> int:

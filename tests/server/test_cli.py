@@ -99,3 +99,8 @@ def test_printed_aws_data_path_builds_a_lookoutvision_client(capsys, monkeypatch
                                             aws_secret_access_key="b")
     assert client.can_paginate("list_projects")
     assert "detect_anomalies" in dir(client)
+
+
+def test_connection_limits_are_checked_from_the_command_line(tmp_path, capsys):
+    assert main(["server", "--address", "127.0.0.1:0", "--data", str(tmp_path), "--max-connections", "0"]) == 2
+    assert "max_connections 1..4096" in capsys.readouterr().err
