@@ -34,8 +34,8 @@ class AnomalyAPI(ls.LitAPI):
         loaded = load_package(self.package)
         self.manifest = loaded.manifest
         options = PredictorOptions(max_batch_size=self.max_batch_size, cpu_engine=self.cpu_engine)
-        self.predictor, note = create_predictor(loaded, options)
-        print("litserve app: %s (%s)" % (self.predictor.backend, note), flush=True)
+        self.predictor = create_predictor(loaded, options)
+        print("litserve app: %s (%s)" % (self.predictor.backend, self.predictor.backend_note), flush=True)
         self.predictor.load()
         self.predictor.warmup()
 

@@ -34,10 +34,10 @@ def load_predictor(package: str, cpu_engine: str, max_batch_size: int):  # type:
     from edge_runtime.runtime.loader import load_package
 
     loaded = load_package(package)
-    predictor, note = create_predictor(loaded, PredictorOptions(max_batch_size=max_batch_size, cpu_engine=cpu_engine))
+    predictor = create_predictor(loaded, PredictorOptions(max_batch_size=max_batch_size, cpu_engine=cpu_engine))
     predictor.load()
     predictor.warmup()
-    print("triton app: %s (%s)" % (predictor.backend, note), flush=True)
+    print("triton app: %s (%s)" % (predictor.backend, predictor.backend_note), flush=True)
     return loaded.manifest, predictor
 
 

@@ -43,7 +43,7 @@ def load_predictor(package: str, max_batch_size: int = 8) -> Any:
     from edge_runtime.runtime.factory import PredictorOptions, create_predictor
     from edge_runtime.runtime.loader import load_package
 
-    predictor, _ = create_predictor(load_package(package), PredictorOptions(max_batch_size=max_batch_size))
+    predictor = create_predictor(load_package(package), PredictorOptions(max_batch_size=max_batch_size))
     predictor.load()
     predictor.warmup()
     return predictor

@@ -116,9 +116,9 @@ def compile_for(package: str, name: str, options: str, images: int) -> Dict[str,
     result = compile_package(package, target, out, CompileSettings(max_calibration_images=images, overwrite=True),
                              progress=lambda m: log("  [%s] %s" % (name, m)))
     build = result.build
-    return {"dir": out, "model": os.path.join(out, build["model_artifact"]), "options": options,
-            "compile_seconds": round(time.perf_counter() - start, 1), "accuracy": build["accuracy"],
-            "quantization": build["onnxruntime"].get("quantization"), "required": build["features"]["required"]}
+    return {"dir": out, "model": os.path.join(out, build.cpu.model_artifact), "options": options,
+            "compile_seconds": round(time.perf_counter() - start, 1), "accuracy": dict(build.accuracy),
+            "quantization": build.cpu.onnxruntime.get("quantization"), "required": list(build.cpu.required)}
 
 
 def session(path: str, level: str, threads: int) -> Any:

@@ -33,8 +33,9 @@ log = logging.getLogger(__name__)
 
 STOPPED, STARTING, RUNNING, FAILED, STOPPING = "STOPPED", "STARTING", "RUNNING", "FAILED", "STOPPING"
 
-# package_dir -> (predictor, backend note, manifest); the seam tests use to inject faults.
-PredictorFactory = Callable[[str], Tuple[Predictor, str, ModelManifest]]
+# (package_dir, its manifest as StartModel read it or None) -> an unloaded predictor; the seam tests
+# use to inject faults.
+PredictorFactory = Callable[[str, Optional[ModelManifest]], Predictor]
 
 
 @dataclass(frozen=True)
@@ -173,19 +174,20 @@ class ModelRegistry:
             self.budget.reserve(name, estimate_model_bytes(folder, manifest, self.batching.max_batch_size,
                                                            self.config.instances))
             entry.status, entry.message = STARTING, "loading and warming up"
-            entry.loader = threading.Thread(target=self._load, args=(entry, folder), name="load-%s" % name, daemon=True)
+            entry.loader = threading.Thread(target=self._load, args=(entry, folder, manifest), name="load-%s" % name,
+                                            daemon=True)
             entry.loader.start()
         self._save_state()
         return STARTING
 
-    def _load(self, entry: _Entry, folder: str) -> None:
+    def _load(self, entry: _Entry, folder: str, manifest: Optional[ModelManifest]) -> None:
         predictor = None
         try:
-            predictor, note, manifest = self._factory(folder)
+            predictor = self._factory(folder, manifest)
             predictor.load()
             predictor.warmup()
             batcher = Batcher(entry.name, predictor.predict, self.batching, self.metrics.model(entry.name),
-                              predictor.max_batch_size, workers=getattr(predictor, "instances", 1))
+                              predictor.max_batch_size, workers=predictor.instances)
             batcher.start()
         except Exception as exc:  # any failure to load is the model's FAILED state, with the reason
             log.warning("model %s failed to start: %s", entry.name, exc, exc_info=not isinstance(exc, EdgeRuntimeError))
@@ -197,11 +199,12 @@ class ModelRegistry:
             self._save_state()
             return
         message = "RUNNING on %s" % predictor.backend
-        if note and not note.startswith("onnxruntime"):
-            message += " (%s)" % note
-        counter = getattr(predictor, "copy_counter", None)
-        self.metrics.model(entry.name).set_backend(predictor.backend, note,
+        if predictor.backend_reason:
+            message += " (%s)" % predictor.backend_reason
+        counter = predictor.copy_counter
+        self.metrics.model(entry.name).set_backend(predictor.backend, predictor.backend_note,
                                                    counter.snapshot if counter is not None else None)
+        manifest = predictor.manifest
         with entry.lock:
             entry.predictor = predictor
             entry.serving = RunningModel(entry.name, manifest, batcher, palette_lut(manifest.classes))
@@ -273,11 +276,11 @@ class ModelRegistry:
             self._unload(serving, predictor)
 
     # ---- default loading -------------------------------------------------------------------
-    def _default_factory(self, folder: str) -> Tuple[Predictor, str, ModelManifest]:
+    def _default_factory(self, folder: str, manifest: Optional[ModelManifest]) -> Predictor:
         from edge_runtime.runtime.factory import PredictorOptions, create_predictor
         from edge_runtime.runtime.loader import load_package
 
-        package = load_package(folder)
+        package = load_package(folder, manifest)
         options = PredictorOptions(
             max_batch_size=self.batching.max_batch_size,
             intra_op_threads=self.config.intra_op_threads,
@@ -285,8 +288,7 @@ class ModelRegistry:
             instances=self.config.instances,
             cpu_engine=self.config.cpu_engine,
         )
-        predictor, note = create_predictor(package, options)
-        return predictor, note, package.manifest
+        return create_predictor(package, options)
 
 
 def _try_manifest(folder: str) -> Optional[ModelManifest]:

@@ -146,11 +146,11 @@ class InProcessTarget:
         package = load_package(self.spec.location)
         options = PredictorOptions(max_batch_size=self.spec.max_batch_size, instances=self.spec.instances,
                                    cpu_engine=self.spec.cpu_engine)
-        predictor, note = create_predictor(package, options)
+        predictor = create_predictor(package, options)
         predictor.load()
         predictor.warmup()
         self._predictor = predictor
-        self.backend = "%s (%s)" % (predictor.backend, note)
+        self.backend = "%s (%s)" % (predictor.backend, predictor.backend_note)
         self._batcher, self._metrics = _start_batcher(self.spec, predictor)
 
     def worker(self) -> Worker:

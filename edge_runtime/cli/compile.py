@@ -36,26 +36,25 @@ def register(subparsers: Any) -> None:
 
 def run_compile(args: argparse.Namespace) -> int:
     from edge_runtime.compiler.compile import CompileSettings, compile_package
-    from edge_runtime.compiler.targets import parse_target_platform, validate_target
+    from edge_runtime.compiler.targets import target_from_text
 
-    platform = parse_target_platform(args.target_platform) if args.target_platform is not None else None
-    target = validate_target(args.target_device, platform, args.compiler_options)
+    target = target_from_text(args.target_device, args.target_platform, args.compiler_options)
     settings = CompileSettings(max_calibration_images=args.max_calibration_images, overwrite=args.force)
     result = compile_package(args.model, target, args.output, settings)
     build = result.build
     print("compiled %s -> %s" % (args.model, result.output_dir))
     print("  target:    %s" % target.describe())
-    print("  backend:   %s (%s)" % (build["backend"], build["precision"]))
-    if build["backend"] == "onnxruntime":
-        print("  artifact:  %s" % build["model_artifact"])
-        print("  requires:  %s" % (" ".join(build["features"]["required"]) or "-"))
-        serving = build.get("serving") or {}
+    print("  backend:   %s (%s)" % (build.backend, build.precision))
+    if build.cpu is not None:
+        print("  artifact:  %s" % build.cpu.model_artifact)
+        print("  requires:  %s" % (" ".join(build.cpu.required) or "-"))
+        serving = build.cpu.serving
         print("  serves on: %s (%s)" % (serving.get("engine", "onnxruntime"), serving.get("reason", "")))
-    else:
-        trt = build["tensorrt"]
-        print("  engine:    %s" % (trt["engine"] or "deferred: built on the device at first start (%s)"
-                                   % trt.get("deferred_reason", "")))
-    accuracy = build.get("accuracy") or {}
+    elif build.tensorrt is not None:
+        trt = build.tensorrt
+        print("  engine:    %s" % (trt.engine or "deferred: built on the device at first start (%s)"
+                                   % (trt.deferred_reason or "")))
+    accuracy = build.accuracy
     if accuracy.get("measured"):
         print("  accuracy:  score MAE %.5f, max |diff| %.5f, labels agree %.1f%% on %d images"
               % (accuracy["score_mae"], accuracy["score_max_abs_diff"], 100 * accuracy["label_agreement"],

@@ -33,7 +33,9 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser.set_defaults(func=lambda args: _help(parser))
 
     start = commands.add_parser("start", help="start a model packaging job (Lookout StartModelPackagingJob)")
-    start.add_argument("--model", required=True, help="model package folder (edge-model.json + model.onnx)")
+    start.add_argument("--model", required=True,
+                       help="model package folder: training's output, or `compile` output (packaged as it is; "
+                       "the target flags may then be left out)")
     start.add_argument("--component-name", required=True)
     start.add_argument("--component-version", help="MAJOR.MINOR.PATCH (default <model version>.0.0)")
     start.add_argument("--component-description")
@@ -93,19 +95,27 @@ def _store(args: argparse.Namespace) -> Any:
     return store
 
 
+def _target(args: argparse.Namespace) -> Any:
+    """The flags' target; with none given, a compiled package's own (its edge-build.json)."""
+    from edge_runtime.compiler.targets import CompileTarget, target_from_text
+    from edge_runtime.modelpkg.build import is_compiled, read_build
+
+    flags = (args.target_device, args.target_platform, args.compiler_options)
+    if flags == (None, None, None) and is_compiled(args.model):
+        return CompileTarget.from_dict(read_build(args.model).target)
+    return target_from_text(*flags)
+
+
 def run_start(args: argparse.Namespace) -> int:
     from edge_runtime.packaging import rules
     from edge_runtime.packaging.model_job import JobServices, start_job
-    from edge_runtime.packaging.request import OutputLocation, PackagingRequest, TargetPlatform
+    from edge_runtime.packaging.request import OutputLocation, PackagingRequest
 
     request = PackagingRequest(
         model_dir=args.model, component_name=args.component_name,
-        output=OutputLocation.parse(args.s3_output, args.output_dir),
+        output=OutputLocation.parse(args.s3_output, args.output_dir), target=_target(args),
         component_version=args.component_version,
         component_description=args.component_description or args.description,
-        target_device=args.target_device,
-        target_platform=TargetPlatform.parse(args.target_platform) if args.target_platform else None,
-        compiler_options=args.compiler_options,
         tags=tuple(rules.parse_key_values(args.tag, "--tag").items()),
         job_name=args.job_name, description=args.description, client_token=args.client_token,
         register=args.register, jetpack=args.jetpack, recipe_format=args.recipe_format,

@@ -14,12 +14,11 @@ folder beside the output and renamed into place, so a failed compile leaves noth
 from __future__ import annotations
 
 import datetime
-import json
 import os
 import shutil
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from edge_runtime import __version__
@@ -29,7 +28,7 @@ from edge_runtime.compiler.options import TargetKind
 from edge_runtime.compiler.targets import CompileTarget
 from edge_runtime.digests import sha256_hex
 from edge_runtime.errors import AlreadyExists, CompileError
-from edge_runtime.modelpkg.build import BUILD_FILE, BUILD_FORMAT_VERSION
+from edge_runtime.modelpkg.build import Artifact, BuildRecord, CpuBuild, TensorRTBuild, is_compiled, write_build
 from edge_runtime.modelpkg.manifest import CALIBRATION_FILE, MANIFEST_FILE, ModelManifest, read_manifest
 from edge_runtime.runtime.build.calibration import DEFAULT_MAX_IMAGES, load_calibration_images
 from edge_runtime.runtime.build.gpu_probe import BuildMachine, probe_for_compile
@@ -56,7 +55,18 @@ class CompileSettings:
 @dataclass(frozen=True)
 class CompileResult:
     output_dir: str
-    build: Dict[str, Any]
+    build: BuildRecord
+
+
+@dataclass(frozen=True)
+class _Built:
+    """One backend's part of the record, and the files it added to the package."""
+
+    precision: str
+    accuracy: Dict[str, Any]
+    new_files: List[Tuple[str, str]] = field(default_factory=list)
+    cpu: Optional[CpuBuild] = None
+    tensorrt: Optional[TensorRTBuild] = None
 
 
 def stderr_progress(message: str) -> None:
@@ -73,18 +83,18 @@ def compile_package(
 ) -> CompileResult:
     """Compile the plain package at `model_dir` for `target` into `output_dir`."""
     manifest = read_manifest(model_dir)
-    if os.path.isfile(os.path.join(model_dir, BUILD_FILE)):
+    if is_compiled(model_dir):
         raise CompileError("%s is already a compiled package; compile the plain package training wrote" % model_dir)
     output_dir = os.path.abspath(output_dir)
     with staged_folder(output_dir, replace=settings.overwrite, refuse=_taken) as work:
         progress("compiling %s for %s" % (model_dir, target.describe()))
         files = _copy_package(model_dir, manifest, work)
         if target.kind == TargetKind.CPU:
-            build = _cpu_build(work, manifest, target, settings, progress)
+            built = _cpu_build(work, manifest, target, settings, progress)
         else:
-            build = _nvidia_build(work, manifest, target, settings, progress, machine_probe)
-        build["artifacts"] = [_artifact(work, name, role) for name, role in files + build.pop("_new_files")]
-        _write_json(os.path.join(work, BUILD_FILE), build)
+            built = _nvidia_build(work, manifest, target, settings, progress, machine_probe)
+        build = _record(target, built, tuple(_artifact(work, name, role) for name, role in files + built.new_files))
+        write_build(work, build)
     progress("wrote %s" % output_dir)
     return CompileResult(output_dir=output_dir, build=build)
 
@@ -103,43 +113,40 @@ def _images(work: str, settings: CompileSettings) -> Any:
     return load_calibration_images(path, settings.max_calibration_images) if os.path.isfile(path) else None
 
 
-def _record(target: CompileTarget, backend: str, precision: str) -> Dict[str, Any]:
-    return {
-        "format_version": BUILD_FORMAT_VERSION,
-        "compiler_version": "edge-runtime %s" % __version__,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "backend": backend,
-        "precision": precision,
-        "target": target.to_dict(),
-        "lookout_configuration": target.lookout_configuration(),
-    }
+def _record(target: CompileTarget, built: _Built, artifacts: Tuple[Artifact, ...]) -> BuildRecord:
+    return BuildRecord(
+        backend="onnxruntime" if built.cpu is not None else "tensorrt", precision=built.precision,
+        target=target.to_dict(), lookout_configuration=target.lookout_configuration(), accuracy=built.accuracy,
+        compiler_version="edge-runtime %s" % __version__,
+        created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        artifacts=artifacts, cpu=built.cpu, tensorrt=built.tensorrt,
+    )
 
 
 def _cpu_build(work: str, manifest: ModelManifest, target: CompileTarget, settings: CompileSettings,
-               progress: Progress) -> Dict[str, Any]:
+               progress: Progress) -> _Built:
     cpu, precision = target.cpu, target.options.precision
     if precision == "bf16":
         check_bf16_target(cpu)
     source, images = os.path.join(work, manifest.model_file), _images(work, settings)
     result = build_cpu(source, work, manifest, target.options, cpu, images, progress)
-    build = _record(target, "onnxruntime", precision)
     new_files = [(result.artifact, "model")]
-    build.update(model_artifact=result.artifact, features=result.features, onnxruntime=result.onnxruntime,
-                 accuracy=result.accuracy)
+    onnxruntime, accuracy = dict(result.onnxruntime), result.accuracy
+    openvino: Optional[Dict[str, Any]] = None
     ov_precision = openvino_precision(precision)
     if ov_precision is not None:
-        record, files = build_openvino(source, work, manifest, ov_precision, images, progress)
-        build["openvino"] = record
+        openvino, files = build_openvino(source, work, manifest, ov_precision, images, progress)
         new_files += [(name, "openvino_model") for name in files]
         if precision == "bf16":
             if not files:
                 raise CompileError("precision bf16 is served by OpenVINO, but its model was not built: %s"
-                                   % record.get("reason"))
-            build["onnxruntime"]["accuracy_of_fallback"] = result.accuracy  # fp32, when openvino is absent
-            build["accuracy"] = record["accuracy"]
-    build["serving"] = _serving(build.get("openvino"), precision)
-    build["_new_files"] = new_files
-    return build
+                                   % openvino.get("reason"))
+            onnxruntime["accuracy_of_fallback"] = result.accuracy  # fp32, when openvino is absent
+            accuracy = openvino["accuracy"]
+    part = CpuBuild(model_artifact=result.artifact, arch=cpu.arch, mcpu=cpu.mcpu, mattr=tuple(cpu.mattr),
+                    target_features=tuple(sorted(cpu.features)), required=tuple(sorted(cpu.required)),
+                    onnxruntime=onnxruntime, openvino=openvino or {}, serving=_serving(openvino, precision))
+    return _Built(precision, accuracy, new_files, cpu=part)
 
 
 def _serving(openvino: Optional[Dict[str, Any]], precision: str) -> Dict[str, Any]:
@@ -155,7 +162,7 @@ def _serving(openvino: Optional[Dict[str, Any]], precision: str) -> Dict[str, An
 
 
 def _nvidia_build(work: str, manifest: ModelManifest, target: CompileTarget, settings: CompileSettings,
-                  progress: Progress, machine_probe: MachineProbe) -> Dict[str, Any]:
+                  progress: Progress, machine_probe: MachineProbe) -> _Built:
     onnx_path = os.path.join(work, manifest.model_file)
     calibration = CALIBRATION_FILE if os.path.isfile(os.path.join(work, CALIBRATION_FILE)) else None
     if target.options.precision == "int8" and calibration is None:
@@ -166,22 +173,18 @@ def _nvidia_build(work: str, manifest: ModelManifest, target: CompileTarget, set
         reason = "this machine (%s) is not the target: %s" % (
             machine.describe(), "; ".join(machine_mismatches(trt_settings, machine)))
         machine = None
-    build = _record(target, "tensorrt", trt_settings.precision)
-    record: Dict[str, Any] = {"onnx": manifest.model_file, "settings": trt_settings.to_dict(), "engine": None,
-              "status": "deferred", "engine_machine": None}
-    new_files: List[Tuple[str, str]] = []
+    accuracy = {"measured": False, "reason": "TensorRT engines are measured where they are built"}
     if machine is None:
         progress("TensorRT engine deferred to the device: %s" % reason)
-        record["deferred_reason"] = reason
-        record["calibration_cache"] = ("produced on the device at the first build from calibration.npz"
-                                       if calibration and trt_settings.precision == "int8" else None)
-    else:
-        name = _build_engine_here(work, onnx_path, trt_settings, machine, progress)
-        record.update(engine=name, status="built", engine_machine=machine.describe())
-        new_files.append((name, "engine"))
-    build.update(tensorrt=record, _new_files=new_files, accuracy={
-        "measured": False, "reason": "TensorRT engines are measured where they are built"})
-    return build
+        cache = ("produced on the device at the first build from calibration.npz"
+                 if calibration and trt_settings.precision == "int8" else None)
+        part = TensorRTBuild(onnx=manifest.model_file, settings=trt_settings.to_dict(), deferred_reason=reason,
+                             calibration_cache=cache)
+        return _Built(trt_settings.precision, accuracy, tensorrt=part)
+    name = _build_engine_here(work, onnx_path, trt_settings, machine, progress)
+    part = TensorRTBuild(onnx=manifest.model_file, settings=trt_settings.to_dict(), engine=name,
+                         engine_machine=machine.describe())
+    return _Built(trt_settings.precision, accuracy, [(name, "engine")], tensorrt=part)
 
 
 def _build_engine_here(work: str, onnx_path: str, trt_settings: Any, machine: BuildMachine,
@@ -197,15 +200,9 @@ def _build_engine_here(work: str, onnx_path: str, trt_settings: Any, machine: Bu
     return name
 
 
-def _artifact(work: str, name: str, role: str) -> Dict[str, Any]:
+def _artifact(work: str, name: str, role: str) -> Artifact:
     path = os.path.join(work, name)
-    return {"file": name, "role": role, "sha256": sha256_hex(path), "bytes": os.path.getsize(path)}
-
-
-def _write_json(path: str, data: Dict[str, Any]) -> None:
-    with open(path, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, sort_keys=True)
-        fh.write("\n")
+    return Artifact(file=name, role=role, sha256=sha256_hex(path), bytes=os.path.getsize(path))
 
 
 def _taken(output_dir: str) -> AlreadyExists:

@@ -10,7 +10,7 @@ contrib ops (FusedConv, FusedGemm); onnxruntime 1.19 on the device's Python 3.8 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional
 
 import numpy as np
@@ -31,7 +31,6 @@ class CpuBuildResult:
     precision: str
     onnxruntime: Dict[str, Any]
     accuracy: Dict[str, Any]
-    features: Dict[str, Any] = field(default_factory=dict)
 
 
 def optimize_offline(src: str, dst: str, level: str) -> Dict[str, Any]:
@@ -47,11 +46,6 @@ def optimize_offline(src: str, dst: str, level: str) -> Dict[str, Any]:
         raise CompileError("ONNX Runtime did not write the optimised model %s" % dst)
     return {"graph_optimization_level": level, "optimized_with": "onnxruntime %s" % ort.__version__,
             "runtime_level": "all (applied at load time on the device)"}
-
-
-def features_record(cpu: CpuTarget) -> Dict[str, Any]:
-    return {"arch": cpu.arch, "mcpu": cpu.mcpu, "mattr": list(cpu.mattr),
-            "target": sorted(cpu.features), "required": sorted(cpu.required)}
 
 
 def build_cpu(
@@ -72,7 +66,7 @@ def build_cpu(
     ort_info = optimize_offline(source_model, os.path.join(out_dir, name), options.graph_optimization)
     progress("measuring the build against the source model")
     accuracy = accuracy_change(source_model, os.path.join(out_dir, name), images, manifest)
-    return CpuBuildResult(name, "fp32", ort_info, accuracy, features_record(cpu))
+    return CpuBuildResult(name, "fp32", ort_info, accuracy)
 
 
 def _build_int8(source_model: str, out_dir: str, manifest: ModelManifest, cpu: CpuTarget,
@@ -90,4 +84,4 @@ def _build_int8(source_model: str, out_dir: str, manifest: ModelManifest, cpu: C
     ort = require("onnxruntime", "compile")
     info = {"graph_optimization_level": "none (QDQ kept portable; fused at load time)",
             "optimized_with": "onnxruntime %s" % ort.__version__, "quantization": quant}
-    return CpuBuildResult(name, "int8", info, accuracy, features_record(cpu))
+    return CpuBuildResult(name, "int8", info, accuracy)

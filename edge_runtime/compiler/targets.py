@@ -1,8 +1,9 @@
 """Compile targets: Lookout's TargetDevice / TargetPlatform / CompilerOptions, validated in one pure function.
 
-`validate_target(target_device, target_platform, compiler_options) -> CompileTarget` is shared by the
-compiler CLI, the packaging jobs and the Lookout API server, so all three refuse the same inputs with
-the same message. The rules (shared/specs/LOOKOUT_FORMATS.md):
+`validate_target(target_device, target_platform, compiler_options) -> CompileTarget` is called once, at
+the edge (the `compile` and `package start` commands, the Lookout API server's StartModelPackagingJob),
+and the typed target travels from there through packaging into the compiler, so every path refuses the
+same inputs with the same message. The rules (shared/specs/LOOKOUT_FORMATS.md):
 
 - exactly one of TargetDevice (`jetson_xavier`) or TargetPlatform {Os: LINUX, Arch: ARM64|X86_64,
   Accelerator: NVIDIA (optional)};
@@ -131,6 +132,11 @@ class CompileTarget:
     def cpu(self) -> CpuTarget:
         """The CPU features a CPU build targets (mcpu + mattr resolved)."""
         return resolve_target(self.arch.value, self.options.mcpu, self.options.mattr)
+
+    def builds_same_as(self, other: "CompileTarget") -> bool:
+        """Whether a build for `other` is a build for this target (however each was spelled: device or platform)."""
+        return (self.kind, self.arch, self.os, self.accelerator, self.options) == (
+            other.kind, other.arch, other.os, other.accelerator, other.options)
 
     def describe(self) -> str:
         opts = self.options
@@ -280,6 +286,13 @@ def _platform_target(platform: Any, compiler_options: Optional[str]) -> CompileT
         raise TargetValidationError(violations)
     return CompileTarget(kind=kind, arch=arch, options=options, os=TargetOs(platform["Os"]),
                          accelerator=accelerator, compiler_options=compiler_options)
+
+
+def target_from_text(target_device: Optional[str], target_platform: Optional[str],
+                     compiler_options: Optional[str]) -> CompileTarget:
+    """The command line's target flags (platform as shorthand or JSON) -> the validated target."""
+    platform = parse_target_platform(target_platform) if target_platform is not None else None
+    return validate_target(target_device, platform, compiler_options)
 
 
 def parse_target_platform(text: str) -> Dict[str, str]:

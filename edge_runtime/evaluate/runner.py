@@ -79,7 +79,7 @@ def evaluate_package(model_dir: str, samples: Sequence[Sample], batch_size: int 
         raise DatasetError("no labelled test images to evaluate")
     package = load_package(model_dir)
     manifest = package.manifest
-    predictor, _ = create_predictor(package, PredictorOptions(max_batch_size=batch_size,
+    predictor = create_predictor(package, PredictorOptions(max_batch_size=batch_size,
                                                               intra_op_threads=threads, prefer_gpu=False))
     predictor.load()
     segmentation = manifest.task == "segmentation"

@@ -1,25 +1,15 @@
-"""The packaging job's only contact with the compiler: validate a target, compile a package.
+"""The packaging job's only contact with the compiler's build step: compile a package.
 
-Kept to these two functions so the job runner and its tests see one small seam. The compiler owns
-what CompilerOptions may say (`validate_target`) and how a compiled package looks (edge-build.json,
-deferred TensorRT builds); packaging only ZIPs the folder it gets back.
+Kept to this function so the job runner and its tests see one small seam. The compiler owns what
+CompilerOptions may say (the request carries its validated `CompileTarget`) and how a compiled package
+looks (edge-build.json, deferred TensorRT builds); packaging only ZIPs the folder it gets back.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
-from edge_runtime.packaging.request import PackagingRequest
-
 Progress = Callable[[str], None]
-
-
-def validate_target(request: PackagingRequest) -> Any:
-    """The compiler's CompileTarget for the request; CompileError names the offending option."""
-    from edge_runtime.compiler.targets import validate_target as compiler_validate
-
-    platform = request.target_platform.to_dict() if request.target_platform else None
-    return compiler_validate(request.target_device, platform, request.compiler_options)
 
 
 def compile_package(model_dir: str, target: Any, output_dir: str, progress: Optional[Progress] = None) -> str:

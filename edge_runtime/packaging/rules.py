@@ -27,10 +27,6 @@ BUCKET = re.compile(r"^[0-9A-Za-z.\-_]{3,63}$")
 PREFIX = re.compile(r"^([a-zA-Z0-9!_.*'()-][/a-zA-Z0-9!_.*'()-]*)?$")
 TAG_TEXT = re.compile(r"^[\w\s.:/=+\-@]*$", re.UNICODE)
 MAX_TAGS = 50  # Greengrass allows 200 per resource; Lookout's own jobs capped user tags lower
-TARGET_DEVICES = ("jetson_xavier",)
-TARGET_OS = ("LINUX",)
-TARGET_ARCH = ("ARM64", "X86_64")
-TARGET_ACCELERATORS = ("NVIDIA",)
 
 
 def check_component_name(name: str) -> str:

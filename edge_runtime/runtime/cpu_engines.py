@@ -7,9 +7,9 @@
     models.cpu_engine = openvino         OpenVINO or fail to start (a plain package's ONNX at f32)
     models.cpu_engine = onnxruntime      ONNX Runtime always
 
-The note returned with the predictor starts with the engine ("openvino 2026.4.1 ...") when OpenVINO
-serves, with "OpenVINO not used: ..." when a build's OpenVINO model was passed over, and is plain
-"onnxruntime" for a plain package.
+The predictor's `backend_note` starts with the engine ("openvino 2026.4.1 ...") when OpenVINO serves,
+with "OpenVINO not used: ..." when a build's OpenVINO model was passed over, and is plain "onnxruntime"
+for a plain package (whose `backend_reason` alone is empty: the default path needs no explanation).
 """
 
 from __future__ import annotations
@@ -38,12 +38,11 @@ INSTALL = "pip install 'edge-runtime[openvino]'"
 
 def openvino_source(package: LoadedPackage, wanted: str) -> Tuple[Optional[str], str, str]:
     """(model file for OpenVINO or None, its precision, why not when None) for `models.cpu_engine`."""
-    build = package.build or {}
-    record = build.get("openvino") or {}
+    record = package.build.cpu.openvino if package.build is not None and package.build.cpu is not None else {}
     if wanted == "onnxruntime":
         return None, "", "models.cpu_engine is onnxruntime"
-    if build.get("openvino_model_path"):
-        return build["openvino_model_path"], str(record.get("precision", "f32")), ""
+    if package.openvino_model_path:
+        return package.openvino_model_path, str(record.get("precision", "f32")), ""
     if wanted == "openvino" and package.build is None:
         return package.model_path, "f32", ""  # a plain package's ONNX, read by OpenVINO directly
     if package.build is None:
@@ -54,8 +53,8 @@ def openvino_source(package: LoadedPackage, wanted: str) -> Tuple[Optional[str],
 
 
 def cpu_predictor_for(package: LoadedPackage, onnx_path: str, options: Any, threads: int,
-                      cpus: int) -> Tuple[CpuPredictor, str]:
-    """The CPU predictor for `package` (options: factory.PredictorOptions) and its note."""
+                      cpus: int, instances_note: str = "") -> CpuPredictor:
+    """The CPU predictor for `package` (options: factory.PredictorOptions), carrying its note."""
     wanted = getattr(options, "cpu_engine", "auto")
     source, precision, why_not = openvino_source(package, wanted)
     if source is not None:
@@ -71,13 +70,14 @@ def cpu_predictor_for(package: LoadedPackage, onnx_path: str, options: Any, thre
                 why_not = "OpenVINO %s failed to compile the model: %s" % (version, exc)
             else:
                 note = "openvino %s, %s; onnxruntime is the fallback" % (version, settings.describe())
-                return CpuPredictor(package.manifest, engines), note
+                return CpuPredictor(package.manifest, engines, backend_note=note, backend_reason=note)
     if wanted == "openvino":
         raise FailedPrecondition("models.cpu_engine is openvino, but %s" % why_not)
     count = max(1, options.instances)
     ort: List[Engine] = [OrtEngine(onnx_path, options.max_batch_size, threads) for _ in range(count)]
-    note = "onnxruntime" if package.build is None and wanted == "auto" else "OpenVINO not used: %s" % why_not
-    return CpuPredictor(package.manifest, ort), note
+    plain = package.build is None and wanted == "auto"
+    note = ("onnxruntime" if plain else "OpenVINO not used: %s" % why_not) + instances_note
+    return CpuPredictor(package.manifest, ort, backend_note=note, backend_reason="" if plain else note)
 
 
 def _openvino_engines(source: str, settings: OpenVinoSettings, instances: int) -> List[Engine]:

@@ -11,14 +11,14 @@ inference): the agent's `models.instances`, like Triton's instance_group count.
 from __future__ import annotations
 
 import queue
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from edge_runtime.modelpkg.manifest import ModelManifest
 from edge_runtime.runtime.postprocess import predictions_from_outputs
 from edge_runtime.runtime.preprocess import preprocess_batch
-from edge_runtime.runtime.types import Engine, Prediction
+from edge_runtime.runtime.types import CopyCounts, Engine, Prediction
 
 _Slot = Tuple[Engine, np.ndarray]
 
@@ -26,10 +26,14 @@ _Slot = Tuple[Engine, np.ndarray]
 class CpuPredictor:
     """Preprocess on the CPU into a reused batch buffer, run the engine, postprocess."""
 
-    def __init__(self, manifest: ModelManifest, engines: Sequence[Engine]) -> None:
+    def __init__(self, manifest: ModelManifest, engines: Sequence[Engine], backend_note: str = "onnxruntime",
+                 backend_reason: str = "") -> None:
         if not engines:
             raise ValueError("a CpuPredictor needs at least one engine")
         self.manifest = manifest
+        self.backend_note = backend_note  # which backend and why, as the metrics show it
+        self.backend_reason = backend_reason  # why not the package's own backend; "" on the default path
+        self.copy_counter: Optional[CopyCounts] = None  # only the GPU path copies frames it counts
         self.engines: List[Engine] = list(engines)
         self.max_batch_size = self.engines[0].max_batch_size
         self._free: "queue.Queue[_Slot]" = queue.Queue()

@@ -1,8 +1,8 @@
 """Pick the predictor for a loaded package: TensorRT + CUDA preprocessing where possible, else CPU
 (OpenVINO or ONNX Runtime: see cpu_engines.py).
 
-The choice and the reason for a fallback are returned so the agent can show them in DescribeModel's
-status message and in its metrics.
+The predictor carries the choice and the reason for a fallback (`backend_note`, `backend_reason`) so
+the agent can show them in DescribeModel's status message and in its metrics.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from typing import Tuple
 
 from edge_runtime.modelpkg.manifest import ModelManifest
 from edge_runtime.runtime.cpu_engines import cpu_predictor_for
@@ -46,15 +45,14 @@ def threads_per_instance(options: PredictorOptions) -> int:
     return max(1, available_cpus() // options.instances)
 
 
-def cpu_predictor(package: LoadedPackage, onnx_path: str, options: PredictorOptions) -> Tuple[CpuPredictor, str]:
-    predictor, note = cpu_predictor_for(package, onnx_path, options, threads_per_instance(options), available_cpus())
-    if predictor.backend.startswith("onnxruntime"):
-        note += _instances_note(options)
-    return predictor, note
+def cpu_predictor(package: LoadedPackage, onnx_path: str, options: PredictorOptions) -> CpuPredictor:
+    """The CPU path for a CPU build or a plain package: OpenVINO or ONNX Runtime (cpu_engines.py)."""
+    return cpu_predictor_for(package, onnx_path, options, threads_per_instance(options), available_cpus(),
+                             _instances_note(options))
 
 
-def create_predictor(package: LoadedPackage, options: PredictorOptions) -> Tuple[Predictor, str]:
-    """Return (predictor, note); the note says which backend was chosen and why."""
+def create_predictor(package: LoadedPackage, options: PredictorOptions) -> Predictor:
+    """The predictor for `package`; its `backend_note` says which backend was chosen and why."""
     if package.backend == "tensorrt" and options.prefer_gpu:
         try:
             from edge_runtime.runtime.gpu.tensorrt_predictor import create_tensorrt_predictor
@@ -63,17 +61,16 @@ def create_predictor(package: LoadedPackage, options: PredictorOptions) -> Tuple
         else:
             predictor, note = create_tensorrt_predictor(package, options)
             if predictor is not None:
-                return predictor, note
+                return predictor
         log.warning(note)
-        onnx_path = (package.build or {}).get("onnx_path") or package.model_path
-        return _ort_predictor(package.manifest, onnx_path, options), note + _instances_note(options)
+        return _ort_predictor(package.manifest, package.onnx_path, options, note + _instances_note(options))
     return cpu_predictor(package, package.model_path, options)
 
 
-def _ort_predictor(manifest: ModelManifest, onnx_path: str, options: PredictorOptions) -> CpuPredictor:
+def _ort_predictor(manifest: ModelManifest, onnx_path: str, options: PredictorOptions, reason: str) -> CpuPredictor:
     threads = threads_per_instance(options)
     engines = [OrtEngine(onnx_path, options.max_batch_size, threads) for _ in range(max(1, options.instances))]
-    return CpuPredictor(manifest, engines)
+    return CpuPredictor(manifest, engines, backend_note=reason, backend_reason=reason)
 
 
 def _instances_note(options: PredictorOptions) -> str:

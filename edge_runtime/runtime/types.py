@@ -7,6 +7,8 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from edge_runtime.modelpkg.manifest import ModelManifest
+
 try:  # Python 3.8 has typing.Protocol
     from typing import Protocol
 except ImportError:  # pragma: no cover
@@ -42,14 +44,41 @@ class Engine(Protocol):
     def close(self) -> None: ...
 
 
+class CopyCounts(Protocol):
+    """The GPU path's count of host copies of frame bytes (runtime/gpu/copy_counter.py)."""
+
+    def snapshot(self) -> Dict[str, int]: ...
+
+
 class Predictor(Protocol):
-    """Frames in (uint8 RGB, HxWx3, any size, possibly views on shared memory), predictions out."""
+    """Frames in (uint8 RGB, HxWx3, any size, possibly views on shared memory), predictions out.
+
+    It also says what the agent needs to serve it: which backend runs and why (`backend_note` for the
+    metrics; `backend_reason`, empty on the default CPU path, for DescribeModel's status), how many
+    `predict` calls may run at once (`instances`: one batch worker each), and the GPU path's copy
+    counter (None elsewhere).
+    """
 
     @property
     def backend(self) -> str: ...
 
     @property
+    def backend_note(self) -> str: ...
+
+    @property
+    def backend_reason(self) -> str: ...
+
+    @property
+    def manifest(self) -> ModelManifest: ...
+
+    @property
     def max_batch_size(self) -> int: ...
+
+    @property
+    def instances(self) -> int: ...
+
+    @property
+    def copy_counter(self) -> Optional[CopyCounts]: ...
 
     def load(self) -> None: ...
 

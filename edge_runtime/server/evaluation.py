@@ -36,7 +36,7 @@ def _iso(seconds: float) -> str:
 def predict_test_set(package_dir: str, lines: list[dict[str, Any]], labels: list[int | None]) -> list[Decision]:
     """One decision per test line (references are staged local files)."""
     package = load_package(package_dir)
-    predictor, _ = create_predictor(package, PredictorOptions(max_batch_size=1, prefer_gpu=False))
+    predictor = create_predictor(package, PredictorOptions(max_batch_size=1, prefer_gpu=False))
     predictor.load()
     try:
         decisions = []

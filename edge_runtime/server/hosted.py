@@ -36,10 +36,10 @@ class HostedModel:
 
 def load_hosted(package_dir: str) -> HostedModel:
     package = load_package(package_dir)
-    predictor, note = create_predictor(package, PredictorOptions(max_batch_size=1))
+    predictor = create_predictor(package, PredictorOptions(max_batch_size=1))
     predictor.load()
     predictor.warmup()
-    return HostedModel(package.manifest, predictor, note)
+    return HostedModel(package.manifest, predictor, predictor.backend_note)
 
 
 class HostedModels:

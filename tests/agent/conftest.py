@@ -192,7 +192,12 @@ class FaultInjectingPredictor:
         self.batch_sizes = []
 
     backend = property(lambda self: self.inner.backend)
+    backend_note = property(lambda self: self.inner.backend_note)
+    backend_reason = property(lambda self: self.inner.backend_reason)
+    manifest = property(lambda self: self.inner.manifest)
     max_batch_size = property(lambda self: self.inner.max_batch_size)
+    instances = property(lambda self: self.inner.instances)
+    copy_counter = property(lambda self: self.inner.copy_counter)
 
     def load(self) -> None:
         self.inner.load()
@@ -222,13 +227,12 @@ def fault_injecting_factory(max_batch_size: int = 8, load_gate=None):
 
     made = {}
 
-    def factory(folder):
+    def factory(folder, manifest):
         if load_gate is not None:
             assert load_gate.wait(30), "test load gate never opened"
-        package = load_package(folder)
-        predictor, note = create_predictor(package, PredictorOptions(max_batch_size=max_batch_size))
-        wrapped = FaultInjectingPredictor(predictor)
+        package = load_package(folder, manifest)
+        wrapped = FaultInjectingPredictor(create_predictor(package, PredictorOptions(max_batch_size=max_batch_size)))
         made[os.path.basename(folder)] = wrapped
-        return wrapped, note, package.manifest
+        return wrapped
 
     return factory, made

@@ -127,9 +127,9 @@ def test_cpu_predictor_runs_its_instances_side_by_side(tiny_packages):
 
 def test_real_sessions_give_the_same_results_as_one(tiny_packages):
     package = load_package(tiny_packages["segment"])
-    one, _ = create_predictor(package, PredictorOptions(max_batch_size=4, prefer_gpu=False))
-    two, note = create_predictor(package, PredictorOptions(max_batch_size=4, prefer_gpu=False, instances=2))
-    assert "2 instances" in note
+    one = create_predictor(package, PredictorOptions(max_batch_size=4, prefer_gpu=False))
+    two = create_predictor(package, PredictorOptions(max_batch_size=4, prefer_gpu=False, instances=2))
+    assert "2 instances" in two.backend_note
     for p in (one, two):
         p.load()
     assert two.instances == 2 and len({id(e._session) for e in two.engines}) == 2

@@ -76,7 +76,7 @@ def test_memory_estimate_covers_a_measured_load(tiny_packages):
     estimate = estimate_model_bytes(folder, read_manifest(folder), 8)
     assert estimate >= 48 * MB + 8 * 64 * 64 * 3 * 5
     before = resident_memory_bytes()
-    predictor, _ = create_predictor(load_package(folder), PredictorOptions(max_batch_size=8))
+    predictor = create_predictor(load_package(folder), PredictorOptions(max_batch_size=8))
     predictor.load()
     predictor.warmup()
     measured = resident_memory_bytes() - before

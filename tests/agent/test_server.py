@@ -213,11 +213,12 @@ def test_metrics_show_the_gpu_paths_backend_note_and_host_copies(start_agent, lo
 
     counter = CopyCounter()
 
-    def factory(folder):
-        package = load_package(folder)
-        predictor, _ = create_predictor(package, PredictorOptions(max_batch_size=4))
+    def factory(folder, manifest):
+        predictor = create_predictor(load_package(folder, manifest), PredictorOptions(max_batch_size=4))
         predictor.copy_counter = counter
-        return predictor, "TensorRT path unavailable (no CUDA device); using the CPU path", package.manifest
+        predictor.backend_note = predictor.backend_reason = (
+            "TensorRT path unavailable (no CUDA device); using the CPU path")
+        return predictor
 
     pb2, _ = lookout_client
     agent = start_agent(predictor_factory=factory)

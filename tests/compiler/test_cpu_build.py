@@ -60,13 +60,13 @@ def test_fp32_builds_load_and_match_the_source(tiny_package, tmp_path, options):
     loaded = load_package(result.output_dir)
     assert loaded.backend == "onnxruntime" and loaded.model_path.endswith("model.cpu-fp32.onnx")
     build = loaded.build
-    assert build["features"]["required"] == sorted(target.cpu.required)
-    assert build["onnxruntime"]["graph_optimization_level"] == target.options.graph_optimization
+    assert list(build.cpu.required) == sorted(target.cpu.required)
+    assert build.cpu.onnxruntime["graph_optimization_level"] == target.options.graph_optimization
     images = calibration_images()
     source = scores(os.path.join(tiny_package, "model.onnx"), images, tiny_package)
     np.testing.assert_allclose(scores(loaded.model_path, images, tiny_package), source, atol=FP32_ATOL)
-    assert build["accuracy"]["measured"] and build["accuracy"]["score_max_abs_diff"] < FP32_ATOL
-    assert build["accuracy"]["label_agreement"] == 1.0
+    assert build.accuracy["measured"] and build.accuracy["score_max_abs_diff"] < FP32_ATOL
+    assert build.accuracy["label_agreement"] == 1.0
 
 
 def test_build_record_lists_artifacts_with_checksums(tiny_package, tmp_path):
@@ -91,10 +91,10 @@ def test_int8_builds_report_their_accuracy_change(tiny_package, tmp_path, mcpu, 
     options = '{"mcpu": "%s", "precision": "int8", "calibration-method": "%s"}' % (mcpu, method)
     result = compile_x86(tiny_package, str(tmp_path / "out"), options)
     build = result.build
-    quant = build["onnxruntime"]["quantization"]
+    quant = build.cpu.onnxruntime["quantization"]
     assert (quant["quant_format"], quant["per_channel"], quant["reduce_range"]) == ("QDQ", True, reduce_range)
     assert quant["calibrate_method"] == {"minmax": "MinMax", "percentile": "Percentile"}[method]
-    accuracy = build["accuracy"]
+    accuracy = build.accuracy
     assert accuracy["measured"] and accuracy["images"] == 24
     for key in ("score_mae", "score_max_abs_diff", "label_agreement", "labels_changed"):
         assert key in accuracy
@@ -105,7 +105,7 @@ def test_int8_builds_report_their_accuracy_change(tiny_package, tmp_path, mcpu, 
     gemm = next(n for n in model.graph.node if n.op_type == "Gemm")
     dequantized = {o for n in model.graph.node if n.op_type == "DequantizeLinear" for o in n.output}
     assert gemm.input[1] not in dequantized  # the head's weights stay float
-    if (build["features"]["required"] and set(build["features"]["required"]) <= HOST.features):
+    if (build.cpu.required and set(build.cpu.required) <= HOST.features):
         loaded = load_package(result.output_dir)
         images = calibration_images()
         got = scores(loaded.model_path, images, tiny_package)
@@ -119,7 +119,7 @@ def test_build_needing_a_feature_this_cpu_lacks_is_refused_naming_it(tiny_packag
     assert absent, "this CPU has every feature ONNX Runtime dispatches on"
     feature = absent[0]
     result = compile_x86(tiny_package, str(tmp_path / "out"), '{"mcpu": "core-avx2", "mattr": ["+%s"]}' % feature)
-    assert feature in result.build["features"]["required"]
+    assert feature in result.build.cpu.required
     with pytest.raises(UnsupportedHardware) as info:
         load_package(result.output_dir)
     assert "needs CPU features this machine lacks: %s" % feature in str(info.value)
@@ -137,7 +137,7 @@ def test_missing_features_are_all_named(tiny_package, tmp_path):
 def test_arm64_cpu_build_is_refused_on_another_architecture(tiny_package, tmp_path):
     target = validate_target(None, {"Os": "LINUX", "Arch": "ARM64"}, '{"mcpu": "neoverse-n1"}')
     result = compile_package(tiny_package, target, str(tmp_path / "out"), progress=quiet)
-    assert "asimddp" in result.build["features"]["required"]
+    assert "asimddp" in result.build.cpu.required
     manifest = read_manifest(result.output_dir)
     with pytest.raises(UnsupportedHardware, match="compiled for ARM64 CPUs; this machine is X86_64"):
         resolve_build(result.output_dir, manifest, host=HostCpu(arch=X86_64, features=HOST.features))

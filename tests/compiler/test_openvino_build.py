@@ -36,11 +36,12 @@ HAS_BF16 = bool(HOST.features & {"avx512_bf16", "amx_bf16"})
 
 def compile_x86(package: str, out: str, options: str = None) -> dict:
     target = validate_target(None, X86, options)
-    return compile_package(package, target, out, CompileSettings(), progress=lambda _: None).build
+    return compile_package(package, target, out, CompileSettings(), progress=lambda _: None).build.to_json()
 
 
 def served_scores(folder: str, options: PredictorOptions = PredictorOptions()):
-    predictor, note = create_predictor(load_package(folder), options)
+    predictor = create_predictor(load_package(folder), options)
+    note = predictor.backend_note
     predictor.load()
     try:
         images = calibration_images()
@@ -105,7 +106,8 @@ def test_cpu_engine_setting_forces_onnxruntime_or_requires_openvino(tiny_package
 
 
 def test_plain_package_stays_on_onnxruntime(tiny_package):
-    predictor, note = create_predictor(load_package(tiny_package), PredictorOptions())
+    predictor = create_predictor(load_package(tiny_package), PredictorOptions())
+    note = predictor.backend_note
     assert predictor.backend == "onnxruntime-cpu" and note == "onnxruntime"
 
 
@@ -118,7 +120,8 @@ def test_an_ir_that_openvino_cannot_compile_falls_back_with_the_error(tiny_packa
         raise RuntimeError("no CPU plugin")
 
     monkeypatch.setattr(openvino_engine.OpenVinoModel, "_compile", broken)
-    predictor, note = create_predictor(load_package(str(tmp_path / "out")), PredictorOptions())
+    predictor = create_predictor(load_package(str(tmp_path / "out")), PredictorOptions())
+    note = predictor.backend_note
     assert predictor.backend == "onnxruntime-cpu"
     assert note == "OpenVINO not used: OpenVINO %s failed to compile the model: no CPU plugin" % OPENVINO
 

@@ -27,7 +27,7 @@ from edge_runtime.runtime.factory import PredictorOptions, create_predictor
 out = {}
 for path in sys.argv[1:]:
     package = load_package(path)
-    predictor, _ = create_predictor(package, PredictorOptions(max_batch_size=2))
+    predictor = create_predictor(package, PredictorOptions(max_batch_size=2))
     predictor.load()
     out[path] = [package.backend, predictor.predict([np.full((80, 90, 3), 120, np.uint8)])[0].score]
 assert "onnx" not in sys.modules and "torch" not in sys.modules

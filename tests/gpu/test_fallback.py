@@ -17,7 +17,7 @@ from edge_runtime.runtime.gpu import engine_source, tensorrt_predictor
 from edge_runtime.runtime.gpu.cuda_api import probe_device
 from edge_runtime.runtime.gpu.engine_source import EngineSource
 from edge_runtime.runtime.gpu.tensorrt_predictor import TensorRTPredictor, create_tensorrt_predictor
-from edge_runtime.runtime.loader import LoadedPackage
+from edge_runtime.runtime.loader import LoadedPackage, TensorRTSource
 
 from .conftest import manifest_for
 
@@ -44,13 +44,15 @@ def trt_package(tmp_path):
     """A compiled package whose TensorRT build was deferred to the device (as runtime/loader.py resolves it)."""
     onnx_path = os.path.join(str(tmp_path), "model.onnx")
     _tiny_onnx(onnx_path)
-    build = {"backend": "tensorrt", "onnx_path": onnx_path, "deferred": True, "engine_path": None, "settings": {}}
-    return LoadedPackage(str(tmp_path), manifest_for("classification", InputSpec(32, 32)), onnx_path, "tensorrt", build)
+    source = TensorRTSource(onnx_path=onnx_path, settings={}, engine_path=None)
+    return LoadedPackage(str(tmp_path), manifest_for("classification", InputSpec(32, 32)), onnx_path, "tensorrt",
+                         tensorrt=source)
 
 
 def test_no_gpu_means_cpu_path_with_one_logged_note(trt_package, caplog):
     with caplog.at_level(logging.WARNING):
-        predictor, note = create_predictor(trt_package, PredictorOptions(max_batch_size=2))
+        predictor = create_predictor(trt_package, PredictorOptions(max_batch_size=2))
+    note = predictor.backend_note
     assert isinstance(predictor, CpuPredictor)
     assert note.startswith("TensorRT path unavailable (") and note.endswith("; using the CPU path")
     assert [r.getMessage() for r in caplog.records if "TensorRT path unavailable" in r.getMessage()] == [note]
@@ -94,10 +96,12 @@ def test_engine_source_reads_built_and_deferred_packages(trt_package, tmp_path):
         trt_package.manifest,
         str(plan),
         "tensorrt",
-        {"deferred": False, "engine_path": str(plan), "onnx_path": trt_package.model_path},
+        tensorrt=TensorRTSource(onnx_path=trt_package.model_path, settings={}, engine_path=str(plan)),
     )
     assert EngineSource.from_package(built).resolve() == str(plan)
-    missing = LoadedPackage(str(tmp_path), trt_package.manifest, str(tmp_path / "gone.engine"), "tensorrt", {})
+    gone = TensorRTSource(onnx_path=trt_package.model_path, settings={}, engine_path=str(tmp_path / "gone.engine"))
+    missing = LoadedPackage(str(tmp_path), trt_package.manifest, str(tmp_path / "gone.engine"), "tensorrt",
+                            tensorrt=gone)
     with pytest.raises(ValueError, match="gone.engine is missing"):
         EngineSource.from_package(missing)
     deferred = EngineSource.from_package(trt_package)

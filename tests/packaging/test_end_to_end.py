@@ -21,11 +21,12 @@ import time
 import numpy as np
 import pytest
 
+from edge_runtime.compiler.targets import validate_target
 from edge_runtime.packaging.agent_component import TEST_SITE_ENV
 from edge_runtime.packaging.agent_job import AgentPackageRequest, AgentServices, package_agent
 from edge_runtime.packaging.model_job import JobServices, start_job
 from edge_runtime.packaging.recipes import parse_recipe
-from edge_runtime.packaging.request import OutputLocation, PackagingRequest, TargetPlatform
+from edge_runtime.packaging.request import OutputLocation, PackagingRequest
 from tests.packaging.nucleus_harness import NucleusHarness
 
 AGENT = "EdgeRuntime.Agent"
@@ -63,7 +64,8 @@ def test_agent_and_model_components_deploy_start_and_detect(tmp_path, tiny_model
     output = OutputLocation(bucket=bucket, prefix="greengrass")
     agent = package_agent(AgentPackageRequest(output=output), AgentServices(s3=s3_settings))
     job = start_job(PackagingRequest(model_dir=tiny_model, component_name="acme.Tiny", output=output,
-                                     target_platform=TargetPlatform(os="LINUX", arch="X86_64"), recipe_format="yaml"),
+                                     target=validate_target(None, {"Os": "LINUX", "Arch": "X86_64"}, None),
+                                     recipe_format="yaml"),
                     JobServices(store=store, s3=s3_settings))
     assert job.status == "SUCCEEDED", job.status_message
     recipes = [_recipe(client, bucket, job.recipe_uri), _recipe(client, bucket, agent.recipe_location)]

@@ -15,18 +15,19 @@ import socket
 import numpy as np
 import pytest
 
+from edge_runtime.compiler.targets import validate_target
 from edge_runtime.errors import AlreadyExists, EdgeRuntimeError
 from edge_runtime.packaging.destinations import S3Settings
 from edge_runtime.packaging.model_job import JobServices, start_job
 from edge_runtime.packaging.recipes import parse_recipe, validate_recipe
 from edge_runtime.packaging.register import RegisterSettings
-from edge_runtime.packaging.request import OutputLocation, PackagingRequest, TargetPlatform
+from edge_runtime.packaging.request import OutputLocation, PackagingRequest
 
-X86 = TargetPlatform(os="LINUX", arch="X86_64")
+X86 = validate_target(None, {"Os": "LINUX", "Arch": "X86_64"}, None)
 
 
 def request_for(model_dir: str, bucket: str, **kw) -> PackagingRequest:
-    values = dict(model_dir=model_dir, component_name="acme.Tiny", target_platform=X86,
+    values = dict(model_dir=model_dir, component_name="acme.Tiny", target=X86,
                   output=OutputLocation(bucket=bucket, prefix="components/v1"))
     values.update(kw)
     return PackagingRequest(**values)

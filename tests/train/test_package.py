@@ -81,7 +81,7 @@ def _rederive_threshold(package_dir: str, plan, manifest: ModelManifest):  # typ
     """(validation images, F1 at the package's threshold, best F1 over any threshold) from the package's
     runtime scores on the plan's held-out part."""
     val = load_image_set(plan.val, manifest.input, quiet=True)
-    predictor, _ = create_predictor(load_package(package_dir),
+    predictor = create_predictor(load_package(package_dir),
                                     PredictorOptions(max_batch_size=len(val), prefer_gpu=False))
     predictor.load()
     scores = [p.score for p in predictor.predict(list(val.images))]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, Tuple
+from typing import Any, Tuple
 
 ENGINE_CACHE_ENV = "EDGE_RUNTIME_ENGINE_CACHE"
 
@@ -40,21 +40,16 @@ class EngineSource:
     @classmethod
     def from_package(cls, package: Any) -> "EngineSource":
         """Read a LoadedPackage with backend "tensorrt"; ValueError names what is missing."""
-        build: Dict[str, Any] = dict(package.build or {})
-        deferred = (
-            bool(build.get("deferred"))
-            or build.get("engine_built") is False
-            or str(package.model_path).endswith(".onnx")
-        )
-        if not deferred:
-            if not os.path.isfile(package.model_path):
-                raise ValueError("TensorRT engine %s is missing" % package.model_path)
-            return cls(engine_path=package.model_path)
-        onnx_path = build.get("onnx_path") or (package.model_path if str(package.model_path).endswith(".onnx") else "")
-        if not onnx_path or not os.path.isfile(onnx_path):
-            raise ValueError("deferred TensorRT build needs the ONNX file, %r is missing" % (onnx_path,))
-        settings = build.get("settings", build.get("builder_settings"))
-        return cls(onnx_path=onnx_path, settings=settings, cache_dir=build.get("cache_dir") or default_engine_cache())
+        trt = package.tensorrt
+        if trt is None:
+            raise ValueError("package %s has no TensorRT build" % package.root)
+        if trt.engine_path:
+            if not os.path.isfile(trt.engine_path):
+                raise ValueError("TensorRT engine %s is missing" % trt.engine_path)
+            return cls(engine_path=trt.engine_path)
+        if not trt.onnx_path or not os.path.isfile(trt.onnx_path):
+            raise ValueError("deferred TensorRT build needs the ONNX file, %r is missing" % (trt.onnx_path,))
+        return cls(onnx_path=trt.onnx_path, settings=trt.settings, cache_dir=default_engine_cache())
 
     def describe(self) -> str:
         if self.engine_path:

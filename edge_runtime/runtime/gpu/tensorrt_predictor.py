@@ -51,6 +51,7 @@ class TensorRTPredictor:
         compiler: Optional[Compiler] = None,
         slots: int = SLOTS,
         transfer: str = "auto",
+        backend_note: str = "tensorrt",
     ) -> None:
         if transfer not in TRANSFERS:
             raise ValueError("transfer must be one of %s, got %r" % (", ".join(TRANSFERS), transfer))
@@ -58,6 +59,8 @@ class TensorRTPredictor:
         self.manifest = manifest
         self.source = source
         self.max_batch_size = max_batch_size
+        self.backend_note = self.backend_reason = backend_note
+        self.instances = 1  # one predict at a time; the pipeline slots overlap its stages
         self.copy_counter = CopyCounter()
         self._layer, self._trt, self._slot_count = device, trt, slots
         self._compiler = compiler or (lambda major, minor: load_or_compile(major, minor))
@@ -235,7 +238,7 @@ class TensorRTPredictor:
 
 
 def create_tensorrt_predictor(package: Any, options: Any) -> Tuple[Optional[TensorRTPredictor], str]:
-    """(predictor, note) on a machine with TensorRT, cuda-python and a GPU; else (None, why) for the CPU path."""
+    """(predictor, its note) on a machine with TensorRT, cuda-python and a GPU; else (None, why) for the CPU path."""
     available, detail = gpu_status()
     if available:
         try:
@@ -244,5 +247,5 @@ def create_tensorrt_predictor(package: Any, options: Any) -> Tuple[Optional[Tens
             available, detail = False, str(exc)
     if not available:
         return None, "TensorRT path unavailable (%s); using the CPU path" % detail
-    predictor = TensorRTPredictor(package.manifest, source, max_batch_size=options.max_batch_size)
-    return predictor, "tensorrt on %s with CUDA preprocessing (%s)" % (detail, source.describe())
+    note = "tensorrt on %s with CUDA preprocessing (%s)" % (detail, source.describe())
+    return TensorRTPredictor(package.manifest, source, max_batch_size=options.max_batch_size, backend_note=note), note

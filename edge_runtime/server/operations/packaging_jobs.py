@@ -13,12 +13,13 @@ import logging
 import time
 from typing import Any
 
+from edge_runtime.compiler.targets import validate_target
 from edge_runtime.errors import AlreadyExists, CompileError, EdgeRuntimeError, InvalidArgument, NotFound
-from edge_runtime.packaging.destinations import S3Settings
+from edge_runtime.packaging.destinations import Destination, S3Settings, open_destination
 from edge_runtime.packaging.jobs import PackagingJobStore
 from edge_runtime.packaging.model_job import JobServices, create_job, run_job
 from edge_runtime.packaging.reclaim import reclaim_interrupted
-from edge_runtime.packaging.request import OutputLocation, PackagingRequest, TargetPlatform
+from edge_runtime.packaging.request import OutputLocation, PackagingRequest
 from edge_runtime.server.context import ServerContext
 from edge_runtime.server.errors import MODEL, PACKAGING_JOB, ApiError, conflict, not_found, validation
 from edge_runtime.server.objects import LocalObjects, split_uri
@@ -41,14 +42,13 @@ def _output(ctx: ServerContext, location: dict[str, str]) -> OutputLocation:
 
 def _request(ctx: ServerContext, package_dir: str, params: dict[str, Any]) -> PackagingRequest:
     greengrass = params["Configuration"]["Greengrass"]
-    platform = greengrass.get("TargetPlatform")
+    target = validate_target(greengrass.get("TargetDevice"), greengrass.get("TargetPlatform"),
+                             greengrass.get("CompilerOptions"))
     return PackagingRequest(
         model_dir=package_dir, component_name=greengrass["ComponentName"],
-        output=_output(ctx, greengrass["S3OutputLocation"]), component_version=greengrass.get("ComponentVersion"),
-        component_description=greengrass.get("ComponentDescription"), target_device=greengrass.get("TargetDevice"),
-        target_platform=TargetPlatform(platform["Os"], platform["Arch"], platform.get("Accelerator"))
-        if platform else None,
-        compiler_options=greengrass.get("CompilerOptions"),
+        output=_output(ctx, greengrass["S3OutputLocation"]), target=target,
+        component_version=greengrass.get("ComponentVersion"),
+        component_description=greengrass.get("ComponentDescription"),
         tags=tuple((t["Key"], t["Value"]) for t in greengrass.get("Tags") or ()),
         job_name=params.get("JobName"), description=params.get("Description"), client_token=params.get("ClientToken"))
 
@@ -69,19 +69,20 @@ def start_model_packaging_job(ctx: ServerContext, params: dict[str, Any]) -> dic
                        % (row["arn"], row["status"]))
     try:
         request = _request(ctx, row["package_dir"], params)
-        job, created = create_job(request, _services(ctx))
+        destination = open_destination(request.output, _services(ctx).s3)
+        job, created = create_job(request, _services(ctx), destination)
     except EdgeRuntimeError as exc:
         raise _refusal(exc, project, params.get("JobName", "")) from exc
     if created:
         with ctx.store.transaction() as tx:
             tx.execute("INSERT OR REPLACE INTO lv_packaging_runs (project, job_name, started) VALUES (?, ?, ?)",
                        (project, job.job_name, time.time()))
-        ctx.background.spawn("package-%s" % job.job_name, lambda: _run(ctx, job, request))
+        ctx.background.spawn("package-%s" % job.job_name, lambda: _run(ctx, job, request, destination))
     return {"JobName": job.job_name}
 
 
-def _run(ctx: ServerContext, job: Any, request: PackagingRequest) -> None:
-    run_job(job, request, _services(ctx))
+def _run(ctx: ServerContext, job: Any, request: PackagingRequest, destination: Destination) -> None:
+    run_job(job, request, _services(ctx), destination)
     with ctx.store.transaction() as tx:
         tx.execute("DELETE FROM lv_packaging_runs WHERE project = ? AND job_name = ?", (job.project_name, job.job_name))
 
