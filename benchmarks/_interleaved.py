@@ -21,8 +21,8 @@ import numpy as np
 from _common import log
 
 from edge_runtime.bench.procstats import ProcessSampler
-from edge_runtime.bench.progress import Progress
 from edge_runtime.bench.runner import Load, level_record, run_load
+from edge_runtime.bench.status_line import StatusLine
 from edge_runtime.bench.targets import Counters
 
 Cell = List[Tuple[Load, Counters, Counters, Dict[str, Any]]]
@@ -36,7 +36,7 @@ def measure_interleaved(targets: Dict[str, Any], frame: np.ndarray, concurrency:
                         duration_s: float, warmup_s: float, rounds: int
                         ) -> Tuple[Dict[str, Any], Dict[str, Any], Dict[str, Optional[float]]]:
     """(levels per series, merged Loads per series for the plots, idle CPU % per series)."""
-    progress = Progress()
+    progress = StatusLine()
     names = list(targets)
     workers = {name: [t.worker() for _ in range(max(concurrency))] for name, t in targets.items()}
     cells: Dict[str, Dict[int, Cell]] = {name: {c: [] for c in concurrency} for name in names}
@@ -92,7 +92,7 @@ def _focus(targets: Dict[str, Any], name: str) -> None:
         time.sleep(RESUME_SETTLE_S)
 
 
-def _one(target: Any, workers: List[Any], frame: np.ndarray, c: int, duration_s: float, progress: Progress,
+def _one(target: Any, workers: List[Any], frame: np.ndarray, c: int, duration_s: float, progress: StatusLine,
          name: str) -> Tuple[Load, Counters, Counters, Dict[str, Any]]:
     before = target.counters()
     sampler = ProcessSampler(target.pid, children=getattr(target, "process_tree", False))

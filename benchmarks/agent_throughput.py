@@ -30,9 +30,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import RESULTS, AgentProcess, demo_package, log, machine_note, tiny_package  # noqa: E402
 
 from edge_runtime.bench.config import ImageSpec, RunSettings, TargetSpec  # noqa: E402
-from edge_runtime.bench.progress import Progress  # noqa: E402
 from edge_runtime.bench.report import write_json, write_text  # noqa: E402
 from edge_runtime.bench.runner import run_benchmark  # noqa: E402
+from edge_runtime.bench.status_line import StatusLine  # noqa: E402
 from edge_runtime.bench.targets import AgentTarget, make_frame  # noqa: E402
 from edge_runtime.client import EdgeAgentClient  # noqa: E402
 
@@ -56,7 +56,7 @@ def agent_level(agent: AgentProcess, model: str, frame: np.ndarray, clients: int
     target.open()
     try:
         info = {"width": int(frame.shape[1]), "height": int(frame.shape[0])}
-        result, _ = run_benchmark(target, frame, info, RunSettings((clients,), duration, warmup), Progress(), model)
+        result, _ = run_benchmark(target, frame, info, RunSettings((clients,), duration, warmup), StatusLine(), model)
     finally:
         target.close()
     return result["levels"][0]

@@ -108,9 +108,9 @@ def measure(
 
 def _open(dry_run: bool) -> Tuple[Any, Any]:
     from edge_runtime.runtime.gpu.cuda_device import CudaDevice
-    from edge_runtime.runtime.gpu.emulated_cuda import EmulatedDevice
     from edge_runtime.runtime.gpu.nvrtc_compile import CompiledKernels, load_or_compile
     from edge_runtime.runtime.gpu.preprocess_cuda import KernelSet
+    from tests.gpu.emulated_cuda import EmulatedDevice
 
     device = EmulatedDevice() if dry_run else CudaDevice()
     device.open()

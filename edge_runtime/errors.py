@@ -1,7 +1,9 @@
 """One domain exception hierarchy for the whole project.
 
-Every layer raises these; the gRPC servicer, the HTTP server and the CLI are the only places that
-translate them (to status codes, HTTP errors or exit codes). Messages say what was expected and what
+Every layer raises these, classified by what they mean to the caller (bad input, missing, taken, not
+now, not reachable, ...), never by the module that raises them. The gRPC servicer (`STATUS_CODES`), the
+REST server (`server/errors.py` `DOMAIN_ERRORS`) and the CLI are the only places that translate them,
+each with one ordered table. Messages say what was expected and what
 arrived. Python 3.8 compatible: this module runs on the device.
 """
 
@@ -40,6 +42,25 @@ class AlreadyExists(EdgeRuntimeError):
     """Something with this identity exists already (component version, job name)."""
 
 
+class Unavailable(EdgeRuntimeError):
+    """A store or service this needs cannot be reached or refused the work now (S3 down, a disk write
+    failing); the request itself may be fine and trying again later may work."""
+
+
+class InferenceError(EdgeRuntimeError):
+    """The model failed while running a batch (a broken model or a runtime bug): gRPC INTERNAL."""
+
+
+class CudaError(EdgeRuntimeError):
+    """A CUDA driver or NVRTC call failed; the message names the call and the status."""
+
+    def __init__(self, call: str, status: str, detail: str = "") -> None:
+        message = "%s failed: %s" % (call, status)
+        super().__init__(message + ("\n" + detail if detail else ""))
+        self.call = call
+        self.status = status
+
+
 class DatasetError(InvalidArgument):
     """A manifest line, image or mask is not what Lookout's formats allow.
 
@@ -62,6 +83,14 @@ class ModelPackageError(InvalidArgument):
 
 class CompileError(EdgeRuntimeError):
     """A compile target, option or build step failed; the message names the field."""
+
+
+class RecipeError(InvalidArgument):
+    """A generated recipe breaks the schema, the size limit or a device rule (a bug, or a bad option)."""
+
+
+class RegistrationError(FailedPrecondition):
+    """Greengrass refused the component version or never made it deployable; the message says why."""
 
 
 class UnsupportedHardware(FailedPrecondition):

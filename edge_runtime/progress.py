@@ -1,13 +1,17 @@
 """Line-per-step progress on stderr with elapsed time and ETA (no tqdm: logs stay readable in CI).
 
-Shared by training and evaluation, so neither imports the other for it.
+Shared by training and evaluation, so neither imports the other for it; `ProgressSink` is the plain
+one-line-a-message callback of the compiler and the packaging jobs.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from typing import IO, Optional
+from typing import IO, Callable, Optional
+
+# Where a long host-side step (compile, packaging) says what it is doing: one line per call.
+ProgressSink = Callable[[str], None]
 
 
 def format_seconds(seconds: float) -> str:

@@ -90,9 +90,9 @@ class Report:
 def open_layer(ctx: Dict[str, Any], report: Report, dry_run: bool) -> None:
     """The device (real or emulated), the kernels compiled for its architecture, and versions."""
     from edge_runtime.runtime.gpu.cuda_device import CudaDevice
-    from edge_runtime.runtime.gpu.emulated_cuda import EmulatedDevice
     from edge_runtime.runtime.gpu.nvrtc_compile import CompiledKernels, load_or_compile
     from edge_runtime.runtime.gpu.preprocess_cuda import KernelSet
+    from tests.gpu.emulated_cuda import EmulatedDevice
 
     device = EmulatedDevice() if dry_run else CudaDevice()
     device.open()
@@ -229,8 +229,8 @@ def _short(value: Any) -> str:
 
 def check_preprocessing(ctx: Dict[str, Any], report: Report, quick: bool) -> None:
     from edge_runtime.modelpkg.manifest import InputSpec
-    from edge_runtime.runtime.gpu.kernel_reference import preprocess_reference
     from edge_runtime.runtime.gpu.preprocess_cuda import CudaPreprocessor
+    from tests.gpu.kernel_reference import preprocess_reference
 
     device, kernels, rng = ctx["device"], ctx["kernels"], np.random.default_rng(0)
     cases = [CASES[i] for i in (0, 3, 5, 7)] if quick else CASES
@@ -271,8 +271,8 @@ def check_preprocessing(ctx: Dict[str, Any], report: Report, quick: bool) -> Non
 
 
 def check_segmentation(ctx: Dict[str, Any], report: Report) -> None:
-    from edge_runtime.runtime.gpu.kernel_reference import segment_reference
     from edge_runtime.runtime.gpu.postprocess_cuda import CudaSegPostprocessor
+    from tests.gpu.kernel_reference import segment_reference
 
     device, kernels = ctx["device"], ctx["kernels"]
     rng = np.random.default_rng(1)

@@ -29,16 +29,18 @@ import numpy as np
 
 from edge_runtime.agent.config import BatchingConfig
 from edge_runtime.agent.metrics import ModelMetrics
-from edge_runtime.errors import DeadlineExceeded, EdgeRuntimeError, FailedPrecondition, ResourceExhausted
+from edge_runtime.errors import (
+    DeadlineExceeded,
+    EdgeRuntimeError,
+    FailedPrecondition,
+    InferenceError,
+    ResourceExhausted,
+)
 from edge_runtime.runtime.types import Prediction
 
 log = logging.getLogger(__name__)
 
 PredictFn = Callable[[Sequence[np.ndarray]], List[Prediction]]
-
-
-class InferenceError(EdgeRuntimeError):
-    """The model failed while running a batch (a broken model or a runtime bug): gRPC INTERNAL."""
 
 
 class _Request:

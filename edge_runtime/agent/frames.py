@@ -17,9 +17,7 @@ import numpy as np
 
 from edge_runtime.agent.segments import Caller, CallerSegment
 from edge_runtime.errors import InvalidArgument
-
-MIN_SIDE = 64
-MAX_SIDE = 4096
+from edge_runtime.image_limits import MAX_SIDE, MIN_SIDE
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ from edge_runtime.errors import (
     NotFound,
     PermissionDenied,
     ResourceExhausted,
+    Unavailable,
 )
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ STATUS_CODES: Tuple[Tuple[Type[BaseException], grpc.StatusCode], ...] = (
     (DeadlineExceeded, grpc.StatusCode.DEADLINE_EXCEEDED),
     (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
     (AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
+    (Unavailable, grpc.StatusCode.UNAVAILABLE),
     (EdgeRuntimeError, grpc.StatusCode.INTERNAL),
 )
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Optional, Tuple
 
 from edge_runtime.errors import InvalidArgument
+from edge_runtime.image_limits import MAX_SIDE, MIN_SIDE
 
 TARGET_KINDS = ("socket", "address", "in-process")
 TRANSPORTS = ("inline", "shm")
@@ -37,8 +38,8 @@ def parse_size(text: str) -> Tuple[int, int]:
             raise ValueError
     except (ValueError, IndexError):
         raise InvalidArgument("--size must be WIDTHxHEIGHT like 640x480, got %r" % text) from None
-    if not (64 <= width <= 4096 and 64 <= height <= 4096):
-        raise InvalidArgument("--size must be 64..4096 pixels a side, got %dx%d" % (width, height))
+    if not (MIN_SIDE <= width <= MAX_SIDE and MIN_SIDE <= height <= MAX_SIDE):
+        raise InvalidArgument("--size must be %d..%d pixels a side, got %dx%d" % (MIN_SIDE, MAX_SIDE, width, height))
     return width, height
 
 

@@ -18,8 +18,8 @@ import numpy as np
 
 from edge_runtime.bench.config import RunSettings
 from edge_runtime.bench.procstats import ProcessSampler
-from edge_runtime.bench.progress import Progress
 from edge_runtime.bench.stats import bucket_delta, latency_histogram, latency_summary
+from edge_runtime.bench.status_line import StatusLine
 from edge_runtime.bench.targets import Counters, Worker
 from edge_runtime.errors import EdgeRuntimeError
 
@@ -55,7 +55,7 @@ class Load:
 
 
 def run_load(workers: List[Worker], frame: np.ndarray, concurrency: int, duration_s: float,
-             progress: Progress, label: str) -> Load:
+             progress: StatusLine, label: str) -> Load:
     load = Load(concurrency)
     start = threading.Event()
     deadline = [0.0]
@@ -121,9 +121,9 @@ def level_record(load: Load, before: Counters, after: Counters, process: Dict[st
 
 
 def run_benchmark(target: Any, frame: np.ndarray, image_info: Dict[str, Any], settings: RunSettings,
-                  progress: Optional[Progress] = None, label: str = "bench") -> Tuple[Dict[str, Any], List[Load]]:
+                  progress: Optional[StatusLine] = None, label: str = "bench") -> Tuple[Dict[str, Any], List[Load]]:
     """Warm up, run every concurrency, return (the JSON-ready result, the raw loads for plots)."""
-    progress = progress or Progress(enabled=False)
+    progress = progress or StatusLine(enabled=False)
     workers = [target.worker() for _ in range(max(settings.concurrency))]
     try:
         warm = _warm_up(target, workers, frame, settings, progress, label)
@@ -160,7 +160,7 @@ def run_benchmark(target: Any, frame: np.ndarray, image_info: Dict[str, Any], se
 
 
 def _warm_up(target: Any, workers: List[Worker], frame: np.ndarray, settings: RunSettings,
-             progress: Progress, label: str) -> Dict[str, Any]:
+             progress: StatusLine, label: str) -> Dict[str, Any]:
     before = _settled(target)
     load = Load(max(settings.concurrency))
     if settings.warmup_s > 0:

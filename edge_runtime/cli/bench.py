@@ -78,9 +78,9 @@ def _credentials(args: argparse.Namespace) -> Any:
 
 def run_bench(args: argparse.Namespace) -> int:
     from edge_runtime.bench.config import ImageSpec, RunSettings, parse_concurrency, parse_size
-    from edge_runtime.bench.progress import Progress
     from edge_runtime.bench.report import prepare_output_dir, table, write_outputs
     from edge_runtime.bench.runner import run_benchmark
+    from edge_runtime.bench.status_line import StatusLine
     from edge_runtime.bench.targets import AgentTarget, InProcessTarget, make_frame
 
     settings = RunSettings(concurrency=parse_concurrency(args.concurrency), duration_s=args.duration,
@@ -90,7 +90,7 @@ def run_bench(args: argparse.Namespace) -> int:
     if args.output:
         prepare_output_dir(args.output)
     target = InProcessTarget(spec) if spec.kind == "in-process" else AgentTarget(spec, args.timeout, _credentials(args))
-    progress = Progress()
+    progress = StatusLine()
     try:
         progress.done("bench: %s via %s %s, %dx%d frames" % (spec.model, spec.kind, spec.location,
                                                              image_info["width"], image_info["height"]))

@@ -16,9 +16,8 @@ import numpy as np
 
 from edge_runtime.errors import InvalidArgument, NotFound
 from edge_runtime.image_header import image_dimensions
+from edge_runtime.image_limits import MAX_SIDE, MIN_SIDE
 
-MIN_SIDE = 64
-MAX_SIDE = 4096
 COLOR_ORDERS = ("RGB", "BGR")
 
 ImageInput = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, np.ndarray]

@@ -30,13 +30,13 @@ from edge_runtime.digests import sha256_hex
 from edge_runtime.errors import AlreadyExists, CompileError
 from edge_runtime.modelpkg.build import Artifact, BuildRecord, CpuBuild, TensorRTBuild, is_compiled, write_build
 from edge_runtime.modelpkg.manifest import CALIBRATION_FILE, MANIFEST_FILE, ModelManifest, read_manifest
+from edge_runtime.progress import ProgressSink
 from edge_runtime.runtime.build.calibration import DEFAULT_MAX_IMAGES, load_calibration_images
 from edge_runtime.runtime.build.gpu_probe import BuildMachine, probe_for_compile
 from edge_runtime.runtime.build.trt_build import build_engine, machine_mismatches, settings_for
 from edge_runtime.runtime.build.versions import format_version
 from edge_runtime.staging import staged_folder
 
-Progress = Callable[[str], None]
 MachineProbe = Callable[[], Tuple[Optional[BuildMachine], str]]
 
 
@@ -78,7 +78,7 @@ def compile_package(
     target: CompileTarget,
     output_dir: str,
     settings: CompileSettings = CompileSettings(),
-    progress: Progress = stderr_progress,
+    progress: ProgressSink = stderr_progress,
     machine_probe: MachineProbe = probe_for_compile,
 ) -> CompileResult:
     """Compile the plain package at `model_dir` for `target` into `output_dir`."""
@@ -124,7 +124,7 @@ def _record(target: CompileTarget, built: _Built, artifacts: Tuple[Artifact, ...
 
 
 def _cpu_build(work: str, manifest: ModelManifest, target: CompileTarget, settings: CompileSettings,
-               progress: Progress) -> _Built:
+               progress: ProgressSink) -> _Built:
     cpu, precision = target.cpu, target.options.precision
     if precision == "bf16":
         check_bf16_target(cpu)
@@ -162,7 +162,7 @@ def _serving(openvino: Optional[Dict[str, Any]], precision: str) -> Dict[str, An
 
 
 def _nvidia_build(work: str, manifest: ModelManifest, target: CompileTarget, settings: CompileSettings,
-                  progress: Progress, machine_probe: MachineProbe) -> _Built:
+                  progress: ProgressSink, machine_probe: MachineProbe) -> _Built:
     onnx_path = os.path.join(work, manifest.model_file)
     calibration = CALIBRATION_FILE if os.path.isfile(os.path.join(work, CALIBRATION_FILE)) else None
     if target.options.precision == "int8" and calibration is None:
@@ -188,7 +188,7 @@ def _nvidia_build(work: str, manifest: ModelManifest, target: CompileTarget, set
 
 
 def _build_engine_here(work: str, onnx_path: str, trt_settings: Any, machine: BuildMachine,
-                       progress: Progress) -> str:
+                       progress: ProgressSink) -> str:
     progress("building the TensorRT engine here (%s)" % machine.describe())
     with_paths = trt_settings.to_dict()
     if with_paths.get("calibration_path"):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Dict, Optional
 
 import numpy as np
 
@@ -19,9 +19,9 @@ from edge_runtime.compiler.accuracy import accuracy_change
 from edge_runtime.compiler.quantize import int8_choices, quantize_int8
 from edge_runtime.errors import CompileError, require
 from edge_runtime.modelpkg.manifest import ModelManifest
+from edge_runtime.progress import ProgressSink
 from edge_runtime.runtime.build.cpu_features import CpuTarget
 
-Progress = Callable[[str], None]
 _LEVELS = {"basic": "ORT_ENABLE_BASIC", "extended": "ORT_ENABLE_EXTENDED"}
 
 
@@ -55,7 +55,7 @@ def build_cpu(
     options: Any,  # options.CompilerOptions
     cpu: CpuTarget,
     images: Optional[np.ndarray],
-    progress: Progress,
+    progress: ProgressSink,
 ) -> CpuBuildResult:
     """Write the CPU artifact into `out_dir` and measure its change against the source model."""
     if options.precision == "int8":
@@ -70,7 +70,7 @@ def build_cpu(
 
 
 def _build_int8(source_model: str, out_dir: str, manifest: ModelManifest, cpu: CpuTarget,
-                images: Optional[np.ndarray], method: str, progress: Progress) -> CpuBuildResult:
+                images: Optional[np.ndarray], method: str, progress: ProgressSink) -> CpuBuildResult:
     if images is None:
         raise CompileError("precision int8 needs calibration images, but the package has no calibration.npz "
                            "(training writes it); compile with precision fp32 or add the file")

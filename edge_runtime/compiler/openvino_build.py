@@ -17,18 +17,18 @@ runs f32 whatever the hint says).
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from edge_runtime.compiler.accuracy import compare_outputs, run_model
 from edge_runtime.errors import CompileError
 from edge_runtime.modelpkg.manifest import INPUT_NAME, SCORE_OUTPUT, SEG_OUTPUT, ModelManifest
+from edge_runtime.progress import ProgressSink
 from edge_runtime.runtime.build.calibration import preprocessed_batches
 from edge_runtime.runtime.build.cpu_features import CpuTarget
 from edge_runtime.runtime.build.cpu_models import ARM64, X86_64
 
-Progress = Callable[[str], None]
 F32_TOLERANCE = 1e-4
 IR_NAME, WEIGHTS_NAME = "model.openvino.xml", "model.openvino.bin"
 BF16_FEATURES = {X86_64: ("avx512_bf16", "amx_bf16"), ARM64: ("bf16", "svebf16")}
@@ -52,7 +52,7 @@ def check_bf16_target(cpu: CpuTarget) -> None:
 
 
 def build_openvino(source_model: str, out_dir: str, manifest: ModelManifest, precision: str,
-                   images: Optional[np.ndarray], progress: Progress) -> Tuple[Dict[str, Any], List[str]]:
+                   images: Optional[np.ndarray], progress: ProgressSink) -> Tuple[Dict[str, Any], List[str]]:
     """(the build's `openvino` record, files written); a record without `model` means not built."""
     try:
         import openvino as ov

@@ -17,8 +17,9 @@ import numpy as np
 from edge_runtime.datasets.types import MaskClass, Sample
 from edge_runtime.errors import DatasetError, require
 from edge_runtime.image_header import image_dimensions
+from edge_runtime.image_limits import MAX_SIDE
 
-MAX_DECODED_SIDE = 4096  # Lookout's largest image side; larger ones are refused before decoding
+MAX_DECODED_SIDE = MAX_SIDE  # Lookout's largest image side; larger ones are refused before decoding
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 JPEG_MAGIC = b"\xff\xd8\xff"

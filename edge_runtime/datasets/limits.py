@@ -19,9 +19,8 @@ from edge_runtime.datasets.images import check_complete, file_size, load_mask, m
 from edge_runtime.datasets.types import Dataset, MaskClass, Sample
 from edge_runtime.errors import DatasetError
 from edge_runtime.image_header import parse_header
+from edge_runtime.image_limits import MAX_IMAGE_BYTES, MAX_SIDE, MIN_SIDE
 
-MIN_SIDE, MAX_SIDE = 64, 4096
-MAX_IMAGE_BYTES = 8 * 1024 * 1024
 # "evaluate": looking at a trained model's results on any labelled set (one image of each label gives
 # the metrics a meaning); Lookout's test minimum governs training a project, not looking at results.
 MAX_IMAGES = {"train": 16000, "test": 4000, "single": 20000, "evaluate": 4000}

@@ -21,6 +21,7 @@ import numpy as np
 from edge_runtime.datasets.images import color_to_rgb, write_png
 from edge_runtime.datasets.types import MaskClass
 from edge_runtime.errors import InvalidArgument
+from edge_runtime.image_limits import MAX_SIDE, MIN_SIDE
 from edge_runtime.staging import staged_folder
 
 CLASSES = (MaskClass("scratch", "#23A436"), MaskClass("dent", "#14A3B3"), MaskClass("crack", "#F76902"))
@@ -159,8 +160,9 @@ class SynthConfig:
     texture: str = "brushed"  # one of TEXTURES, or "mixed"
 
     def __post_init__(self) -> None:
-        if not 64 <= self.size <= 4096:
-            raise InvalidArgument("size must be 64..4096 pixels (Lookout's limits), got %d" % self.size)
+        if not MIN_SIDE <= self.size <= MAX_SIDE:
+            raise InvalidArgument("size must be %d..%d pixels (Lookout's limits), got %d"
+                                  % (MIN_SIDE, MAX_SIDE, self.size))
         counts = (self.normal_train, self.anomalous_train, self.normal_test, self.anomalous_test)
         if min(counts) < 0 or sum(counts) == 0:
             raise InvalidArgument("image counts must be >= 0 and not all zero, got %s" % (counts,))

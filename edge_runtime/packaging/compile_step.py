@@ -7,12 +7,12 @@ looks (edge-build.json, deferred TensorRT builds); packaging only ZIPs the folde
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
-Progress = Callable[[str], None]
+from edge_runtime.progress import ProgressSink
 
 
-def compile_package(model_dir: str, target: Any, output_dir: str, progress: Optional[Progress] = None) -> str:
+def compile_package(model_dir: str, target: Any, output_dir: str, progress: Optional[ProgressSink] = None) -> str:
     """Compile `model_dir` for `target` into `output_dir` (a compiled package folder); returns it.
 
     Deferred TensorRT builds (an NVIDIA target compiled on a machine that cannot build its engine)

@@ -19,7 +19,15 @@ import shutil
 from dataclasses import dataclass
 from typing import Any, List, Optional, Protocol, Sequence, Tuple
 
-from edge_runtime.errors import InvalidArgument, require
+from edge_runtime.errors import (
+    AlreadyExists,
+    EdgeRuntimeError,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Unavailable,
+    require,
+)
 from edge_runtime.packaging.artifacts import Artifact
 from edge_runtime.packaging.recipes import recipe_file_name
 from edge_runtime.packaging.request import OutputLocation
@@ -29,12 +37,22 @@ LOCAL_BUCKET = "edge-runtime-local-artifacts"
 RECIPES_DIR = "recipes"
 
 
-class PublishError(InvalidArgument):
-    """The destination refused or could not be reached; the message names it and the reason."""
+def _version_taken(folder: str) -> AlreadyExists:
+    return AlreadyExists("%s exists already and is not empty; a published version is never overwritten" % folder)
 
 
-def _version_taken(folder: str) -> PublishError:
-    return PublishError("%s exists already and is not empty; a published version is never overwritten" % folder)
+_S3_MEANINGS = (  # S3 error codes by what they mean to the caller; anything else is Unavailable
+    (("NoSuchBucket", "404", "NotFound"), NotFound),
+    (("AccessDenied", "403", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch"), PermissionDenied),
+)
+
+
+def _s3_error(message: str, exc: Exception) -> EdgeRuntimeError:
+    code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+    for codes, kind in _S3_MEANINGS:
+        if code in codes:
+            return kind(message)
+    return Unavailable(message)
 
 
 class Destination(Protocol):
@@ -98,8 +116,8 @@ class S3Destination:
     def key(self, *parts: str) -> str:
         return "/".join(([self.prefix] if self.prefix else []) + list(parts))
 
-    def _fail(self, action: str, exc: Exception) -> PublishError:
-        return PublishError("%s s3://%s failed: %s" % (action, self.bucket, exc))
+    def _fail(self, action: str, exc: Exception) -> EdgeRuntimeError:
+        return _s3_error("%s s3://%s failed: %s" % (action, self.bucket, exc), exc)
 
     def existing(self, name: str, version: str) -> Optional[str]:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -205,7 +223,7 @@ class LocalDestination:
                 for artifact in artifacts:
                     shutil.copyfile(artifact.path, os.path.join(staging, artifact.file_name))
         except OSError as exc:
-            raise PublishError("writing artifacts to %s failed: %s" % (final, exc)) from exc
+            raise Unavailable("writing artifacts to %s failed: %s" % (final, exc)) from exc
         self._written.append(final)
 
     def publish_recipe(self, name: str, version: str, fmt: str, data: bytes) -> str:
@@ -220,7 +238,7 @@ class LocalDestination:
         except OSError as exc:
             if os.path.exists(tmp):
                 os.remove(tmp)
-            raise PublishError("writing the recipe %s failed: %s" % (path, exc)) from exc
+            raise Unavailable("writing the recipe %s failed: %s" % (path, exc)) from exc
         self._written.append(path)
         return path
 

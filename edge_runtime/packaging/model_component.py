@@ -22,12 +22,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
+from edge_runtime import __version__
 from edge_runtime.errors import InvalidArgument
 from edge_runtime.packaging import rules
 from edge_runtime.packaging.artifacts import Artifact
 from edge_runtime.packaging.recipes import RECIPE_FORMAT_VERSION
 
 AGENT_COMPONENT = "EdgeRuntime.Agent"
+# The agent releases a model component runs on: this one and later ones of the same major (0.x: below 1.0.0).
+AGENT_REQUIREMENT = rules.version_requirement_for(__version__)
 MODEL_ZIP = "model.zip"
 MODEL_DIR = "model"  # what the device unpacks model.zip to
 PUBLISHER = "edge-runtime"
@@ -61,7 +64,7 @@ class ModelComponentSpec:
     architecture: str  # aarch64 | amd64, as the device reports it
     description: str = ""
     jetpack: Optional[str] = None
-    agent_requirement: str = ">=0.1.0 <1.0.0"
+    agent_requirement: str = AGENT_REQUIREMENT
 
     def __post_init__(self) -> None:
         rules.check_component_name(self.name)

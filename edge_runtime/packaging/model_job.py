@@ -29,7 +29,7 @@ from edge_runtime.packaging import compile_step, rules
 from edge_runtime.packaging.artifacts import zip_folder
 from edge_runtime.packaging.destinations import Destination, S3Settings, open_destination
 from edge_runtime.packaging.jobs import NewJob, PackagingJob, PackagingJobStore
-from edge_runtime.packaging.model_component import MODEL_ZIP, ModelComponentSpec, model_recipe
+from edge_runtime.packaging.model_component import AGENT_REQUIREMENT, MODEL_ZIP, ModelComponentSpec, model_recipe
 from edge_runtime.packaging.publish import publish_component
 from edge_runtime.packaging.reclaim import JobLock, reclaim_interrupted, staging_prefix
 from edge_runtime.packaging.register import RegisterSettings, register_component
@@ -45,7 +45,7 @@ class JobServices:
     store: PackagingJobStore
     s3: S3Settings = field(default_factory=S3Settings)
     register: RegisterSettings = field(default_factory=RegisterSettings)
-    agent_requirement: str = ">=0.1.0 <1.0.0"
+    agent_requirement: str = AGENT_REQUIREMENT
     compile: Optional[Callable[..., str]] = None  # default: compile_step.compile_package
     greengrass_client: Optional[Callable[[], Any]] = None  # default: boto3 greengrassv2 with s3's retries
     progress: Callable[[str], None] = LOG.info

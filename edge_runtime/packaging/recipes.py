@@ -13,7 +13,7 @@ import functools
 import json
 from typing import Any, Dict, List
 
-from edge_runtime.errors import InvalidArgument, require
+from edge_runtime.errors import InvalidArgument, RecipeError, require
 from edge_runtime.packaging import rules
 
 RECIPE_FORMAT_VERSION = "2020-01-25"
@@ -21,10 +21,6 @@ MAX_RECIPE_BYTES = 16000
 SCHEMA_RESOURCE = "greengrass-recipe.schema.json"
 LIFECYCLE_STEPS = ("setenv", "install", "run", "startup", "shutdown", "recover", "bootstrap")
 ARCHITECTURES = ("amd64", "aarch64", "arm", "x86", "*")
-
-
-class RecipeError(InvalidArgument):
-    """A generated recipe breaks the schema, the size limit or a device rule (a bug, or a bad option)."""
 
 
 @functools.lru_cache(maxsize=1)

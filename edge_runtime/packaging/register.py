@@ -12,14 +12,10 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional
 
-from edge_runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument
+from edge_runtime.errors import AlreadyExists, InvalidArgument, RegistrationError
 
 DEPLOYABLE = "DEPLOYABLE"
 FAILED_STATES = ("FAILED", "DEPRECATED")
-
-
-class RegistrationError(FailedPrecondition):
-    """The service refused the component or never made it deployable."""
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""AWS REST-JSON errors: one exception type, helpers per error shape, and the domain-error mapping.
+"""AWS REST-JSON errors: one exception type, helpers per error shape, and the domain-error table.
 
 botocore reads the error code from the `x-amzn-ErrorType` header, the message from the body's
 `message` (or `Message`), and the modelled fields (ResourceId, ResourceType, ...) from the body by
@@ -8,7 +8,7 @@ their member names; the HTTP status comes from the error shape in the service mo
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Callable, Tuple, Type
 
 from edge_runtime import errors as domain
 
@@ -94,14 +94,26 @@ def internal(message: str = "the server hit an internal error; see its log", ret
     return ApiError("InternalServerException", message, RetryAfterSeconds=retry_after)
 
 
+Translate = Callable[[str, str, str], ApiError]  # (message, resource type, resource id) -> the client's error
+
+# The one ordered table from the project's errors to Lookout's error shapes: the first class that matches
+# wins (subclasses before their bases), as the agent's servicer does for gRPC status codes.
+DOMAIN_ERRORS: Tuple[Tuple[Type[BaseException], Translate], ...] = (
+    (domain.NotFound, lambda m, rtype, rid: not_found(rtype, rid, m)),
+    (domain.AlreadyExists, lambda m, rtype, rid: conflict(rtype, rid, m)),
+    (domain.FailedPrecondition, lambda m, rtype, rid: conflict(rtype, rid, m)),
+    (domain.ResourceExhausted, lambda m, rtype, rid: quota(m, "L-RESOURCES", rtype, rid)),
+    (domain.PermissionDenied, lambda m, rtype, rid: access_denied(m)),
+    (domain.InvalidArgument, lambda m, rtype, rid: validation(m)),
+    (domain.CompileError, lambda m, rtype, rid: validation(m)),  # a target or option the compiler refused
+    (domain.Unavailable, lambda m, rtype, rid: internal(m, retry_after=5)),
+    (domain.EdgeRuntimeError, lambda m, rtype, rid: internal(m)),
+)
+
+
 def from_domain(exc: domain.EdgeRuntimeError, resource_type: str, resource_id: str) -> ApiError:
     """Translate the project's own errors for a request about (resource_type, resource_id)."""
-    if isinstance(exc, domain.NotFound):
-        return not_found(resource_type, resource_id, str(exc))
-    if isinstance(exc, (domain.AlreadyExists, domain.FailedPrecondition)):
-        return conflict(resource_type, resource_id, str(exc))
-    if isinstance(exc, domain.ResourceExhausted):
-        return quota(str(exc), "L-RESOURCES", resource_type, resource_id)
-    if isinstance(exc, domain.InvalidArgument):
-        return validation(str(exc))
+    for kind, translate in DOMAIN_ERRORS:
+        if isinstance(exc, kind):
+            return translate(str(exc), resource_type, resource_id)
     return internal(str(exc))

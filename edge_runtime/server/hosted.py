@@ -15,6 +15,7 @@ import numpy as np
 
 from edge_runtime.datasets.images import decode_image, image_format
 from edge_runtime.errors import InvalidArgument
+from edge_runtime.image_limits import MAX_IMAGE_BYTES, MAX_SIDE, MIN_SIDE
 from edge_runtime.modelpkg.manifest import ModelManifest
 from edge_runtime.runtime.factory import PredictorOptions, create_predictor
 from edge_runtime.runtime.loader import load_package
@@ -22,8 +23,6 @@ from edge_runtime.runtime.postprocess import detection_result, palette_lut, rend
 from edge_runtime.runtime.types import Predictor
 
 CONTENT_TYPES = {"image/png": "png", "image/jpeg": "jpeg"}
-MIN_SIDE, MAX_SIDE = 64, 4096
-MAX_IMAGE_BYTES = 8 * 1024 * 1024  # Lookout's per-image limit
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The TensorRT build path against tests/compiler/fake_tensorrt.py (a fake: TensorRT cannot exist here).
+"""The TensorRT build path against tests/fakes/tensorrt.py (a fake: TensorRT cannot exist here).
 
 The fake records calls and checks builder flags, workspace, profiles, calibrator wiring; the code under
 test is the code that runs where TensorRT exists. Each test runs with the 8.5 and the 10 flavour.
@@ -19,7 +19,7 @@ from edge_runtime.runtime.build.calibration import load_calibration_images
 from edge_runtime.runtime.build.gpu_probe import BuildMachine
 from edge_runtime.runtime.build.trt_build import BuilderSettings, build_engine
 from edge_runtime.runtime.preprocess import preprocess_batch
-from tests.compiler import fake_tensorrt
+from tests.fakes import tensorrt as fake_tensorrt
 
 
 def settings(package: str, **changes) -> BuilderSettings:

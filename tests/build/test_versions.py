@@ -6,7 +6,7 @@ import pytest
 
 from edge_runtime.errors import CompileError
 from edge_runtime.runtime.build import versions
-from tests.compiler import fake_tensorrt
+from tests.fakes import tensorrt as fake_tensorrt
 
 
 def test_versions_compare_as_numbers_not_text():

@@ -10,8 +10,8 @@ import pytest
 
 from edge_runtime.compiler.accuracy import run_model
 from edge_runtime.modelpkg.manifest import read_manifest, write_manifest
-from tests.compiler import fake_tensorrt
 from tests.compiler.builders import calibration_images, make_package
+from tests.fakes import tensorrt as fake_tensorrt
 
 
 @pytest.fixture(scope="session")

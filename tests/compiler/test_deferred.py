@@ -1,6 +1,6 @@
 """NVIDIA targets compiled where TensorRT is absent are deferred; the device builds the engine later.
 
-Where a TensorRT build is exercised, tests/compiler/fake_tensorrt.py stands in for TensorRT (it cannot
+Where a TensorRT build is exercised, tests/fakes/tensorrt.py stands in for TensorRT (it cannot
 exist here: no NVIDIA GPU, no JetPack) and a BuildMachine stands in for the probed GPU.
 """
 
@@ -18,7 +18,7 @@ from edge_runtime.errors import UnsupportedHardware
 from edge_runtime.runtime.build.gpu_probe import BuildMachine
 from edge_runtime.runtime.build.trt_build import build_engine
 from edge_runtime.runtime.loader import load_package
-from tests.compiler import fake_tensorrt
+from tests.fakes import tensorrt as fake_tensorrt
 
 XAVIER_85 = BuildMachine(gpu_code="sm_72", trt_version=(8, 5, 2, 2), cuda_version=(11, 4), gpu_name="Xavier")
 

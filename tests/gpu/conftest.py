@@ -13,12 +13,11 @@ import numpy as np
 import pytest
 
 from edge_runtime.modelpkg.manifest import ClassInfo, InputSpec, ModelManifest
-from edge_runtime.runtime.gpu.emulated_cuda import EmulatedDevice
 from edge_runtime.runtime.gpu.engine_source import EngineSource
 from edge_runtime.runtime.gpu.nvrtc_compile import CompiledKernels
 from edge_runtime.runtime.gpu.tensorrt_predictor import TensorRTPredictor
-
-from .fake_tensorrt import EngineSpec, make_fake_tensorrt
+from tests.fakes.tensorrt import EngineSpec, make_module
+from tests.gpu.emulated_cuda import EmulatedDevice
 
 CLASSES = (ClassInfo(0, "background", "#FFFFFF"), ClassInfo(1, "scratch", "#23A436"), ClassInfo(2, "dent", "#14A3B3"))
 
@@ -55,7 +54,7 @@ def make_predictor(tmp_path) -> Callable[..., Tuple[TensorRTPredictor, Any, Emul
         spec = spec or InputSpec(32, 32)
         engine = engine or EngineSpec(spec.height, spec.width, seg=(3, 8, 8) if task == "segmentation" else None)
         device = EmulatedDevice(integrated=integrated)
-        trt = make_fake_tensorrt(version, engine, device)
+        trt = make_module(version, engine=engine, device=device)
         path = os.path.join(str(tmp_path), "engine-%d.plan" % len(made))
         with open(path, "wb") as fh:
             fh.write(plan)

@@ -17,9 +17,9 @@ from edge_runtime.modelpkg.manifest import InputSpec
 from edge_runtime.runtime.gpu import cuda_api
 from edge_runtime.runtime.gpu.cuda_api import CudaError, check
 from edge_runtime.runtime.gpu.cuda_device import CudaDevice
-from edge_runtime.runtime.gpu.emulated_cuda import EmulatedDevice
 from edge_runtime.runtime.gpu.engine_source import EngineSource
 from edge_runtime.runtime.gpu.preprocess_cuda import CudaPreprocessor, KernelSet, frame_pitch
+from tests.gpu.emulated_cuda import EmulatedDevice
 
 
 def test_old_module_layout_is_used_when_cuda_bindings_is_absent(monkeypatch):

@@ -12,7 +12,6 @@ import pytest
 
 from edge_runtime.errors import InvalidArgument
 from edge_runtime.modelpkg.manifest import InputSpec
-from edge_runtime.runtime.gpu.kernel_reference import preprocess_reference, resize_reference, segment_reference
 from edge_runtime.runtime.gpu.resize_tables import (
     MODE_AREA,
     MODE_AREA_2X2,
@@ -22,6 +21,7 @@ from edge_runtime.runtime.gpu.resize_tables import (
 )
 from edge_runtime.runtime.postprocess import predictions_from_outputs
 from edge_runtime.runtime.preprocess import preprocess_batch
+from tests.gpu.kernel_reference import preprocess_reference, resize_reference, segment_reference
 
 from .conftest import manifest_for
 
@@ -104,7 +104,7 @@ def test_bad_frames_are_refused_with_what_arrived():
 
 def test_affine_coefficients_equal_the_cpu_paths():
     from edge_runtime.runtime import preprocess
-    from edge_runtime.runtime.gpu.kernel_reference import affine_coefficients
+    from edge_runtime.runtime.gpu.preprocess_cuda import affine_coefficients
 
     spec = InputSpec(32, 32, scale=1 / 127.5, mean=(0.5, 0.4, 0.3), std=(0.2, 0.3, 0.4))
     for mine, theirs in zip(affine_coefficients(spec), preprocess.affine_coefficients(spec)):

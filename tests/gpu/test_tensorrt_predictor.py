@@ -12,14 +12,14 @@ import pytest
 
 from edge_runtime.errors import CompileError, FailedPrecondition, ModelPackageError
 from edge_runtime.modelpkg.manifest import InputSpec
-from edge_runtime.runtime.gpu.emulated_cuda import EmulatedDevice
 from edge_runtime.runtime.gpu.engine_source import EngineSource
 from edge_runtime.runtime.gpu.tensorrt_predictor import TensorRTPredictor
 from edge_runtime.runtime.postprocess import predictions_from_outputs
 from edge_runtime.runtime.preprocess import preprocess_batch
+from tests.fakes.tensorrt import HALF, EngineSpec, make_module, reference_outputs
+from tests.gpu.emulated_cuda import EmulatedDevice
 
 from .conftest import manifest_for, random_frame, stub_compiler
-from .fake_tensorrt import HALF, EngineSpec, make_fake_tensorrt, reference_outputs
 
 
 def _calls(trt, name):
@@ -66,7 +66,7 @@ def test_tensorrt_10_uses_named_tensors(make_predictor):
 
 def test_unsupported_tensorrt_version_is_refused(tmp_path):
     device = EmulatedDevice()
-    trt = make_fake_tensorrt("7.2.3", EngineSpec(), device)
+    trt = make_module("7.2.3", engine=EngineSpec(), device=device)
     path = tmp_path / "e.plan"
     path.write_bytes(b"plan")
     predictor = TensorRTPredictor(
@@ -165,14 +165,14 @@ def test_engine_errors_are_clear(tmp_path):
     for plan, spec, error, message in cases:
         path = tmp_path / "e.plan"
         path.write_bytes(plan)
-        trt = make_fake_tensorrt("10.3.0", spec, device)
+        trt = make_module("10.3.0", engine=spec, device=device)
         predictor = TensorRTPredictor(
             manifest, EngineSource(engine_path=str(path)), device=device, trt=trt, compiler=stub_compiler
         )
         with pytest.raises(error, match=message):
             predictor.load()
     seg_manifest = manifest_for("segmentation", InputSpec(32, 32))
-    trt = make_fake_tensorrt("10.3.0", EngineSpec(), device)
+    trt = make_module("10.3.0", engine=EngineSpec(), device=device)
     predictor = TensorRTPredictor(
         seg_manifest, EngineSource(engine_path=str(path)), device=device, trt=trt, compiler=stub_compiler
     )

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 from edge_runtime.modelpkg.manifest import InputSpec
-from edge_runtime.runtime.gpu.emulated_cuda import EmulatedDevice
 from edge_runtime.runtime.gpu.pinned import SharedMemoryRegistry, find_mapping
 from edge_runtime.runtime.preprocess import preprocess_batch
 from edge_runtime.shm import SharedMemorySegment, shm_path
+from tests.gpu.emulated_cuda import EmulatedDevice
 
 from .conftest import random_frame
 
@@ -156,16 +156,16 @@ def test_two_models_share_one_registration_per_gpu(tmp_path, segment):
     """CUDA refuses to register a range twice: predictors on one GPU share the registry."""
     from edge_runtime.runtime.gpu.engine_source import EngineSource
     from edge_runtime.runtime.gpu.tensorrt_predictor import TensorRTPredictor
+    from tests.fakes.tensorrt import EngineSpec, make_module
 
     from .conftest import manifest_for, stub_compiler
-    from .fake_tensorrt import EngineSpec, make_fake_tensorrt
 
     device = EmulatedDevice()
     plan = tmp_path / "e.plan"
     plan.write_bytes(b"plan")
     predictors = []
     for _ in range(2):
-        trt = make_fake_tensorrt("10.3.0", EngineSpec(), device)
+        trt = make_module("10.3.0", engine=EngineSpec(), device=device)
         predictor = TensorRTPredictor(
             manifest_for("classification", InputSpec(32, 32)),
             EngineSource(engine_path=str(plan)),

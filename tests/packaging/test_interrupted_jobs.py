@@ -30,7 +30,8 @@ sys.path.insert(0, sys.argv[1])
 from edge_runtime.packaging.destinations import S3Settings
 from edge_runtime.packaging.jobs import PackagingJobStore
 from edge_runtime.packaging.model_job import JobServices, start_job
-from edge_runtime.packaging.request import OutputLocation, PackagingRequest, TargetPlatform
+from edge_runtime.compiler.targets import target_from_text
+from edge_runtime.packaging.request import OutputLocation, PackagingRequest
 from edge_runtime.packaging.statedb import StateDatabase
 
 def big_compile(model_dir, target, out, say):
@@ -43,7 +44,7 @@ settings = S3Settings(endpoint_url=sys.argv[2], region_name="us-east-1", multipa
                       multipart_chunksize=5 << 20, max_concurrency=1)
 request = PackagingRequest(model_dir=sys.argv[3], component_name="line3-model",
                            output=OutputLocation.parse("s3://%s/components" % sys.argv[4]),
-                           target_platform=TargetPlatform.parse("Os=LINUX,Arch=X86_64"))
+                           target=target_from_text(None, "Os=LINUX,Arch=X86_64", None))
 start_job(request, JobServices(store=PackagingJobStore(StateDatabase(sys.argv[5])), s3=settings,
                                compile=big_compile))
 """

@@ -1,7 +1,7 @@
 """ONNX -> serialized TensorRT engine with the Python API, every return value checked.
 
 Version differences go through `edge_runtime.runtime.build.versions` only. The same code runs against the
-real `tensorrt` module on a device and against tests/compiler/fake_tensorrt.py here.
+real `tensorrt` module on a device and against tests/fakes/tensorrt.py here.
 Python 3.8 compatible.
 """
 

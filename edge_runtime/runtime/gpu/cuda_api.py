@@ -14,7 +14,7 @@ from __future__ import annotations
 import warnings
 from typing import Any, Optional, Tuple
 
-from edge_runtime.errors import EdgeRuntimeError, MissingExtra
+from edge_runtime.errors import CudaError, MissingExtra
 
 # Flag values from cuda.h; stable across CUDA 11-13, kept numeric so no enum differences matter.
 MEMHOSTALLOC_PORTABLE = 0x01
@@ -26,16 +26,6 @@ STREAM_NON_BLOCKING = 0x01
 EVENT_DISABLE_TIMING = 0x02
 ERROR_HOST_MEMORY_ALREADY_REGISTERED = 712
 ERROR_NOT_READY = 600
-
-
-class CudaError(EdgeRuntimeError):
-    """A CUDA driver or NVRTC call failed; the message names the call and the status."""
-
-    def __init__(self, call: str, status: str, detail: str = "") -> None:
-        message = "%s failed: %s" % (call, status)
-        super().__init__(message + ("\n" + detail if detail else ""))
-        self.call = call
-        self.status = status
 
 
 def load_bindings() -> Tuple[Any, Any]:

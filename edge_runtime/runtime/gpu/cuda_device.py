@@ -1,7 +1,7 @@
 """The CUDA driver calls the GPU path makes, behind one small interface (`DeviceLayer`).
 
 `CudaDevice` is the real one (cuda-python driver API on the device's primary context, the one TensorRT
-and the CUDA runtime use, so engine buffers and kernels share it). emulated_cuda.EmulatedDevice is the
+and the CUDA runtime use, so engine buffers and kernels share it). tests/gpu/emulated_cuda.EmulatedDevice is the
 NumPy stand-in that lets tests and `scripts/gpu_check.py --cpu-dry-run` run everything else without a
 GPU. Pointers and stream handles cross this interface as plain ints / opaque objects.
 Python 3.8 compatible; cuda-python is imported in `open()`.

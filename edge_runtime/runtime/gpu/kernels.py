@@ -1,7 +1,7 @@
 """CUDA C sources of the preprocessing and segmentation kernels, compiled at run time by NVRTC.
 
 One thread per output pixel. The resize kernels index the host-computed tables of resize_tables.py and
-repeat OpenCV's arithmetic exactly (kernel_reference.py is their NumPy twin): integer math for linear and
+repeat OpenCV's arithmetic exactly (tests/gpu/kernel_reference.py is their NumPy twin): integer math for linear and
 integer-scale area, float32 with explicit round-to-nearest intrinsics (no fused multiply-add, so
 --fmad=false is belt and braces) for fractional area, __float2int_rn (half to even) for rounding. The
 normalisation `pixel * a[c] + b[c]` is fused in and written as float32 or float16 NCHW at batch index

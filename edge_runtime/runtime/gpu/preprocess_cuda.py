@@ -92,14 +92,28 @@ def _table_arrays(plan: ResizePlan) -> Dict[str, np.ndarray]:
     return {}
 
 
+def check_frame(frame: np.ndarray) -> None:
+    """Frames are HxWx3 uint8; anything else is refused with what arrived."""
+    if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+        got = "%s %s" % (getattr(frame, "dtype", type(frame).__name__), getattr(frame, "shape", ""))
+        raise InvalidArgument("expected an RGB888 frame (uint8, HxWx3), got %s" % got)
+
+
+def affine_coefficients(spec: InputSpec) -> Tuple[np.ndarray, np.ndarray]:
+    """Per-channel a, b with normalised = pixel * a + b, as runtime/preprocess.py (kept cv2-free here)."""
+    std = np.asarray(spec.std, dtype=np.float32)
+    a = (np.float32(spec.scale) / std).astype(np.float32)
+    b = (-np.asarray(spec.mean, dtype=np.float32) / std).astype(np.float32)
+    return a, b
+
+
+
 class CudaPreprocessor:
     """Resize + normalise frames of any size into the engine's input buffer (float32 or float16 NCHW)."""
 
     def __init__(self, kernels: KernelSet, spec: InputSpec, out_dtype: str = "float32", max_sizes: int = 16) -> None:
         if out_dtype not in ("float32", "float16"):
             raise InvalidArgument("engine input dtype must be float32 or float16, got %r" % (out_dtype,))
-        from edge_runtime.runtime.gpu.kernel_reference import affine_coefficients
-
         self.kernels = kernels
         self.spec = spec
         self.out_dtype = out_dtype

@@ -6,7 +6,7 @@ almost everywhere (one grey level is ~0.017 after ImageNet scaling), so the kern
 arithmetic instead of "a bilinear filter": the same coordinates computed in the same precision, the same
 11-bit fixed-point linear weights, the same float32 area weights summed in the same order, the same
 rounding. This module computes those per-axis tables on the host (once per frame size, cached by the
-caller); the kernels and the NumPy reference (kernel_reference.py) only index them.
+caller); the kernels and the NumPy reference (tests/gpu/kernel_reference.py) only index them.
 
 OpenCV's choices mirrored here (imgproc/src/resize.cpp, `hal::resize` and helpers):
 - scale = 1 / (dst / src) in double; integer scales within DBL_EPSILON select the "fast" area path;

@@ -24,12 +24,11 @@ from edge_runtime.modelpkg.manifest import INPUT_NAME, SCORE_OUTPUT, SEG_OUTPUT,
 from edge_runtime.runtime.gpu.copy_counter import CopyCounter
 from edge_runtime.runtime.gpu.cuda_device import DeviceLayer, open_device
 from edge_runtime.runtime.gpu.engine_source import EngineSource, gpu_status
-from edge_runtime.runtime.gpu.kernel_reference import check_frame
 from edge_runtime.runtime.gpu.nvrtc_compile import CompiledKernels, load_or_compile
 from edge_runtime.runtime.gpu.pinned import PinnedStagingRing, SharedMemoryRegistry, acquire_registry, release_registry
 from edge_runtime.runtime.gpu.pipeline_slot import PendingBatch, PipelineSlot
 from edge_runtime.runtime.gpu.postprocess_cuda import CudaSegPostprocessor
-from edge_runtime.runtime.gpu.preprocess_cuda import CudaPreprocessor, KernelSet
+from edge_runtime.runtime.gpu.preprocess_cuda import CudaPreprocessor, KernelSet, check_frame
 from edge_runtime.runtime.gpu.tensorrt_engine import TensorRTEngine
 from edge_runtime.runtime.types import Prediction
 

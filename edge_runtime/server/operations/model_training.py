@@ -26,8 +26,8 @@ from edge_runtime.server.context import ServerContext
 from edge_runtime.server.operations.common import dumps
 from edge_runtime.server.operations.entries import map_refs, refs_of
 from edge_runtime.server.operations.entries import write_manifest as write_entries
-from edge_runtime.server.staging import Staging
 from edge_runtime.server.training import SPLIT_SEED, TEST_FRACTION, TrainingJob, load_trainer
+from edge_runtime.server.training_inputs import TrainingInputs
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE = 2000
@@ -60,13 +60,13 @@ def start_training(ctx: ServerContext, project: str, version: int, train: list[s
                          training=True)
 
 
-def _staging(ctx: ServerContext, work: str) -> Staging:
-    return Staging(ctx.objects, os.path.join(work, "objects"))
+def _training_inputs(ctx: ServerContext, work: str) -> TrainingInputs:
+    return TrainingInputs(ctx.objects, os.path.join(work, "objects"))
 
 
 def _stage(ctx: ServerContext, work: str) -> None:
     """Snapshot lines -> manifests whose references are local files (S3 objects copied first)."""
-    staging = _staging(ctx, work)
+    staging = _training_inputs(ctx, work)
     for name in ("train", "test"):
         source = os.path.join(work, name + ".jsonl")
         if os.path.isfile(source):
@@ -158,7 +158,7 @@ def _finish(ctx: ServerContext, project: str, version: int, package: str, test_p
     test_lines = _lines(test_path)
     labels = [s.label for s in read_dataset(test_path).samples]
     decisions = evaluation.predict_test_set(target, test_lines, labels)
-    test_lines = [map_refs(line, _staging(ctx, work).publish) for line in test_lines]
+    test_lines = [map_refs(line, _training_inputs(ctx, work).publish) for line in test_lines]
     finished = time.time()
     row = ctx.store.query_one("SELECT output_config FROM lv_models WHERE project = ? AND version = ?",
                               (project, version))

@@ -14,14 +14,14 @@ import time
 from typing import Any
 
 from edge_runtime.compiler.targets import validate_target
-from edge_runtime.errors import AlreadyExists, CompileError, EdgeRuntimeError, InvalidArgument, NotFound
+from edge_runtime.errors import EdgeRuntimeError, InvalidArgument, NotFound
 from edge_runtime.packaging.destinations import Destination, S3Settings, open_destination
 from edge_runtime.packaging.jobs import PackagingJobStore
 from edge_runtime.packaging.model_job import JobServices, create_job, run_job
 from edge_runtime.packaging.reclaim import reclaim_interrupted
 from edge_runtime.packaging.request import OutputLocation, PackagingRequest
 from edge_runtime.server.context import ServerContext
-from edge_runtime.server.errors import MODEL, PACKAGING_JOB, ApiError, conflict, not_found, validation
+from edge_runtime.server.errors import MODEL, PACKAGING_JOB, conflict, from_domain, not_found, validation
 from edge_runtime.server.objects import LocalObjects, split_uri
 from edge_runtime.server.operations.common import model_row, project_row
 
@@ -53,14 +53,6 @@ def _request(ctx: ServerContext, package_dir: str, params: dict[str, Any]) -> Pa
         job_name=params.get("JobName"), description=params.get("Description"), client_token=params.get("ClientToken"))
 
 
-def _refusal(exc: EdgeRuntimeError, project: str, job_name: str) -> ApiError:
-    if isinstance(exc, AlreadyExists):
-        return conflict(PACKAGING_JOB, job_name or project, str(exc))
-    if isinstance(exc, (InvalidArgument, CompileError)):
-        return validation(str(exc))
-    raise exc
-
-
 def start_model_packaging_job(ctx: ServerContext, params: dict[str, Any]) -> dict[str, Any]:
     project = params["ProjectName"]
     row = model_row(ctx, project, params["ModelVersion"])
@@ -71,8 +63,8 @@ def start_model_packaging_job(ctx: ServerContext, params: dict[str, Any]) -> dic
         request = _request(ctx, row["package_dir"], params)
         destination = open_destination(request.output, _services(ctx).s3)
         job, created = create_job(request, _services(ctx), destination)
-    except EdgeRuntimeError as exc:
-        raise _refusal(exc, project, params.get("JobName", "")) from exc
+    except EdgeRuntimeError as exc:  # refusals are about the job (named, else the project), by the one table
+        raise from_domain(exc, PACKAGING_JOB, params.get("JobName") or project) from exc
     if created:
         with ctx.store.transaction() as tx:
             tx.execute("INSERT OR REPLACE INTO lv_packaging_runs (project, job_name, started) VALUES (?, ?, ?)",

@@ -1,7 +1,7 @@
-"""A fake `tensorrt` module for the compiler's tests.
+"""The builder half of the fake `tensorrt` module (tests/fakes/tensorrt.py puts the halves together).
 
 It is a fake because TensorRT cannot exist here: it needs an NVIDIA GPU and JetPack/CUDA libraries,
-and this machine has neither. It imitates the slice of the Python API the compiler uses, in the
+and this machine has neither. It imitates the slice of the Python API the engine build uses, in the
 flavour of TensorRT 8.5 (EXPLICIT_BATCH required for ONNX, `max_workspace_size` still present but
 deprecated) or 10.x (no `max_workspace_size`, EXPLICIT_BATCH ignored and warned about, no
 `platform_has_fast_*`), records every call in `module.calls`, and checks what real TensorRT would
@@ -13,7 +13,6 @@ batches of the wrong shape. With no GPU, `get_batch` pointers are host addresses
 from __future__ import annotations
 
 import json
-import types
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -51,13 +50,10 @@ class HostBuffers:
         self.closed = True
 
 
-def make_module(version: str = "8.5.2.2", input_shape: Tuple[int, ...] = (-1, 3, 64, 64),
-                input_name: str = "image", parse_errors: Sequence[str] = (), build_fails: bool = False) -> Any:
-    """A fresh fake `tensorrt` module; `parse_errors` makes parsing fail, `build_fails` the build."""
-    trt = types.ModuleType("tensorrt")
-    trt.__version__ = version
+def add_builder(trt: Any, version: str, input_shape: Tuple[int, ...], input_name: str,
+                parse_errors: Sequence[str], build_fails: bool) -> None:
+    """Give the module `trt` the builder API; `parse_errors` makes parsing fail, `build_fails` the build."""
     major = int(version.split(".")[0])
-    trt.calls = []
     trt.host_memory = {}
     trt.calibration_batches = []
     trt.built_configs = []
@@ -72,6 +68,14 @@ def make_module(version: str = "8.5.2.2", input_shape: Tuple[int, ...] = (-1, 3,
 
         def __init__(self) -> None:
             self._fake_initialised = True
+
+    class Logger(ILogger):
+        """As TensorRT's: an ILogger built with a minimum severity (the runtime half uses it)."""
+
+        WARNING = ILogger.Severity.WARNING
+
+        def __init__(self, min_severity: Any = None) -> None:
+            ILogger.__init__(self)
 
     class IInt8EntropyCalibrator2:
         def __init__(self) -> None:
@@ -222,8 +226,7 @@ def make_module(version: str = "8.5.2.2", input_shape: Tuple[int, ...] = (-1, 3,
                                            % (version.encode(), len(trt.calibration_batches)))
 
     trt.ILogger = ILogger
-    trt.Logger = ILogger
+    trt.Logger = Logger
     trt.IInt8EntropyCalibrator2 = IInt8EntropyCalibrator2
     trt.Builder = Builder
     trt.OnnxParser = OnnxParser
-    return trt

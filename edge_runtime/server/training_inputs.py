@@ -17,7 +17,9 @@ from edge_runtime.server.objects import LocalObjects, ObjectStore, split_uri
 WORKERS = 8
 
 
-class Staging:
+class TrainingInputs:
+    """Training inputs copied once to local files (or, in embedded mode, the local object folder itself)."""
+
     def __init__(self, objects: ObjectStore, root: str) -> None:
         self._objects = objects
         self._copies = None if isinstance(objects, LocalObjects) else LocalObjects(root)

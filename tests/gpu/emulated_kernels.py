@@ -12,7 +12,6 @@ from typing import Any, Dict, Tuple
 import numpy as np
 
 from edge_runtime.runtime.gpu.cuda_api import CudaError
-from edge_runtime.runtime.gpu.kernel_reference import normalise_reference, resize_reference
 from edge_runtime.runtime.gpu.resize_tables import (
     MODE_AREA,
     MODE_AREA_2X2,
@@ -22,6 +21,7 @@ from edge_runtime.runtime.gpu.resize_tables import (
     LinearAxis,
     ResizePlan,
 )
+from tests.gpu.kernel_reference import normalise_reference, resize_reference
 
 Values = Dict[str, Any]
 

@@ -10,7 +10,9 @@ from typing import Optional, TextIO
 PIPE_INTERVAL_S = 5.0
 
 
-class Progress:
+class StatusLine:
+    """One line of benchmark status, kept current (see the module docstring)."""
+
     def __init__(self, stream: Optional[TextIO] = None, enabled: bool = True) -> None:
         self.stream = stream or sys.stderr
         self.enabled = enabled

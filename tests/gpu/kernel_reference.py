@@ -1,6 +1,7 @@
 """NumPy twin of the CUDA kernels in kernels.py: the same tables, the same operations in the same order.
 
-Why it exists: the resize arithmetic cannot be run on a GPU in CI, so it is verified here against cv2
+A test double, kept under tests/ (scripts/gpu_check.py imports it from the checkout too). Why it
+exists: the resize arithmetic cannot be run on a GPU in CI, so it is verified here against cv2
 (bit-exact uint8 on the tested OpenCV), and on a GPU machine scripts/gpu_check.py compares the kernels
 with this and with the CPU path. Every float32 step below is one IEEE operation, as the kernels write it
 with __fmul_rn/__fadd_rn (no fused multiply-add), and rounding is half to even (__float2int_rn / rint).
@@ -15,6 +16,7 @@ import numpy as np
 
 from edge_runtime.errors import InvalidArgument
 from edge_runtime.modelpkg.manifest import InputSpec
+from edge_runtime.runtime.gpu.preprocess_cuda import affine_coefficients, check_frame
 from edge_runtime.runtime.gpu.resize_tables import (
     MODE_AREA,
     MODE_AREA_2X2,
@@ -27,13 +29,6 @@ from edge_runtime.runtime.gpu.resize_tables import (
 )
 
 OUTPUT_DTYPES = {"float32": np.float32, "float16": np.float16}
-
-
-def check_frame(frame: np.ndarray) -> None:
-    """Frames are HxWx3 uint8; anything else is refused with what arrived."""
-    if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
-        got = "%s %s" % (getattr(frame, "dtype", type(frame).__name__), getattr(frame, "shape", ""))
-        raise InvalidArgument("expected an RGB888 frame (uint8, HxWx3), got %s" % got)
 
 
 def resize_reference(frame: np.ndarray, plan: ResizePlan) -> np.ndarray:
@@ -104,14 +99,6 @@ def normalise_reference(
     chw = planes.transpose(2, 0, 1).astype(np.float32)
     values = chw * np.asarray(a, np.float32)[:, None, None] + np.asarray(b, np.float32)[:, None, None]
     return values.astype(OUTPUT_DTYPES[dtype])
-
-
-def affine_coefficients(spec: InputSpec) -> Tuple[np.ndarray, np.ndarray]:
-    """Per-channel a, b with normalised = pixel * a + b, as runtime/preprocess.py (kept cv2-free here)."""
-    std = np.asarray(spec.std, dtype=np.float32)
-    a = (np.float32(spec.scale) / std).astype(np.float32)
-    b = (-np.asarray(spec.mean, dtype=np.float32) / std).astype(np.float32)
-    return a, b
 
 
 def preprocess_reference(

@@ -1,4 +1,5 @@
-"""A fake `tensorrt` runtime module, in the flavour of TensorRT 8.5 (bindings API) or 10 (tensor API).
+"""The runtime half of the fake `tensorrt` module, in the flavour of TensorRT 8.5 (bindings API) or 10
+(tensor API); tests/fakes/tensorrt.py puts the halves together.
 
 It is a fake because TensorRT cannot exist here: it needs an NVIDIA GPU and the JetPack/CUDA libraries,
 and this machine has neither. It exposes only the API of its version (an 8.5 engine has no
@@ -213,11 +214,10 @@ class _Engine10(_Engine):
         return [(b,) + self._t(name)[2][1:] for b in self.spec.profiles[profile]]
 
 
-def make_fake_tensorrt(version: str, spec: EngineSpec, device: Any) -> Any:
-    """A module-like object; `deserialize_cuda_engine(b"bad")` returns None as TensorRT does."""
+def add_runtime(m: Any, version: str, spec: EngineSpec, device: Any) -> None:
+    """Give the module `m` the runtime API; `deserialize_cuda_engine(b"bad")` returns None as TensorRT does."""
     major = int(version.split(".")[0])
-    m = types.SimpleNamespace(__version__=version, calls=[], device=device, engines=[])
-    m.Logger = type("Logger", (), {"WARNING": 2, "__init__": lambda self, level=2: None})
+    m.device, m.engines = device, []
     m.nptype = lambda dt: {FLOAT: np.float32, HALF: np.float16}[dt]
     if major >= 10:
         m.TensorIOMode = types.SimpleNamespace(INPUT="INPUT", OUTPUT="OUTPUT")
@@ -235,4 +235,3 @@ def make_fake_tensorrt(version: str, spec: EngineSpec, device: Any) -> Any:
             return engine
 
     m.Runtime = Runtime
-    return m

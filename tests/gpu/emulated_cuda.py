@@ -1,7 +1,7 @@
 """A NumPy stand-in for the CUDA driver layer: the GPU path without a GPU.
 
-Why it lives in the package and not only beside the tests: `scripts/gpu_check.py --cpu-dry-run` runs
-the whole device script on a machine without CUDA, exercising every host-side step (table upload,
+A test double, so it lives under tests/; `scripts/gpu_check.py --cpu-dry-run` imports it from the
+checkout to run the whole device script on a machine without CUDA, exercising every host-side step (table upload,
 argument packing checked against the kernel signatures, batch offsets, pinned staging, shared-memory
 registration, double-buffer ordering) except the driver calls themselves. Kernels are executed by
 emulated_kernels.py, which applies kernel_reference.py to the bytes the real kernels would read.
@@ -197,7 +197,7 @@ class EmulatedDevice:
     def launch(
         self, function: Any, grid: Tuple[int, int], block: Tuple[int, int], args: Sequence[LaunchArg], stream: Any
     ) -> None:
-        from edge_runtime.runtime.gpu.emulated_kernels import run_kernel
+        from tests.gpu.emulated_kernels import run_kernel
 
         expected = signatures()[function]
         if [(n, k) for n, k, _ in args] != expected:
