@@ -22,6 +22,11 @@ VENV38 = os.path.join(ROOT, ".venv38", "bin", "python")
 VERMIN = os.path.join(os.path.dirname(sys.executable), "vermin")
 
 
+# Test doubles that scripts/gpu_check.py imports from the checkout on the device (the NumPy CUDA
+# emulation and kernel twin): not part of the package, but they run on the Jetson's Python too.
+GPU_CHECK_HELPERS = ["tests/gpu/emulated_cuda.py", "tests/gpu/emulated_kernels.py", "tests/gpu/kernel_reference.py"]
+
+
 def cli_files() -> list:
     """`edge-runtime` imports every subcommand module at start, so on the device they must run too."""
     return sorted(glob.glob(os.path.join(ROOT, "edge_runtime", "cli", "*.py")))
@@ -31,6 +36,7 @@ def test_device_modules_need_at_most_python_3_8():
     files = device_files()
     assert {os.path.relpath(f, ROOT).split(os.sep)[1] for f in files} >= set(DEVICE_FOLDERS)
     files += cli_files() + [os.path.join(ROOT, "edge_runtime", "__main__.py")]
+    files += [os.path.join(ROOT, f) for f in GPU_CHECK_HELPERS]
     result = subprocess.run(
         [VERMIN, "-t=3.8-", "--no-tips", "--violations",
          "--eval-annotations", *files],

@@ -46,6 +46,13 @@ def test_device_side_folders_import_each_other_without_circles():
     assert "modelpkg" in folders["runtime"] and folders["modelpkg"] == set()  # the format is the bottom layer
 
 
+def test_no_folder_imports_itself_through_others():
+    graph = import_graph()
+    folders = folder_graph(graph, sorted({area(m) for m in graph} - {""}))
+    assert cycles(folders) == []
+    assert "evaluate" in folders["train"] and "train" not in folders["evaluate"]
+
+
 def test_the_compiler_uses_the_runtime_and_not_the_other_way():
     folders = folder_graph(import_graph(), ("compiler", "runtime"))
     assert folders == {"compiler": {"runtime"}, "runtime": set()}
