@@ -105,7 +105,7 @@ def _one(target: Any, workers: List[Any], frame: np.ndarray, c: int, duration_s:
     return load, before, after, process
 
 
-def _load(target: Any, workers: List[Any], frame: np.ndarray, c: int, duration_s: float, progress: Progress,
+def _load(target: Any, workers: List[Any], frame: np.ndarray, c: int, duration_s: float, progress: StatusLine,
           name: str) -> Tuple[Load, float]:
     """One closed-loop run: here, or in the target's own client process (`remote_load`: Triton's clients)."""
     if hasattr(target, "remote_load"):
