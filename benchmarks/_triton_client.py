@@ -29,8 +29,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import tritonclient.grpc as grpcclient  # noqa: E402
 import tritonclient.utils.shared_memory as shm  # noqa: E402
 
-from edge_runtime.bench.progress import Progress  # noqa: E402
 from edge_runtime.bench.runner import run_load  # noqa: E402
+from edge_runtime.bench.status_line import StatusLine  # noqa: E402
 from edge_runtime.bench.targets import Worker  # noqa: E402
 
 MODEL = "demo"
@@ -89,7 +89,7 @@ def main() -> int:
             worker = grpc_worker(args.url, frame)
             cleanups.append(worker.close)
         workers.append(worker)
-    quiet = Progress(enabled=False)
+    quiet = StatusLine(enabled=False)
     print(json.dumps({"ready": True}), flush=True)
     try:
         for line in sys.stdin:
