@@ -1,8 +1,8 @@
 """Fixtures for the device build tests, without torch (these tests also run on aarch64: scripts/test-arm64.sh).
 
 `tiny_package`: tests/tiny_models.py's 64x64 classification net as a plain package with 24 seeded
-calibration images (uint8 RGB at the input size). `fake_trt`: the compiler tests' fake `tensorrt`
-(TensorRT cannot exist here) in sys.modules, in the 8.5 and the 10 flavour.
+calibration images (uint8 RGB at the input size). `fake_trt`: the fake `tensorrt` (tests/fakes/tensorrt.py;
+TensorRT cannot exist here) in sys.modules, in the 8.5 and the 10 flavour.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import pytest
 
-from tests.compiler import fake_tensorrt
+from tests.fakes import tensorrt as fake_tensorrt
 from tests.tiny_models import build_package
 
 
