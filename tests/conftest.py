@@ -1,4 +1,5 @@
-"""Fixtures shared by every area: a real S3-protocol server (moto_server on 127.0.0.1, one per session)."""
+"""Fixtures shared by every area: a real S3-protocol server (moto_server on 127.0.0.1, one per session), and
+the fake `tensorrt` for the engine build tests."""
 
 from __future__ import annotations
 
@@ -66,3 +67,13 @@ def s3_bucket(moto_endpoint: str) -> Tuple[Any, str]:
     bucket = "test-" + uuid.uuid4().hex[:12]
     client.create_bucket(Bucket=bucket)
     return client, bucket
+
+
+@pytest.fixture(params=["8.5.2.2", "10.3.0"], ids=["trt8.5", "trt10"])
+def fake_trt(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A fake `tensorrt` (TensorRT cannot exist here) in sys.modules, in the 8.5 and the 10 flavour."""
+    from tests.fakes import tensorrt as fake_tensorrt
+
+    module = fake_tensorrt.make_module(version=request.param)
+    monkeypatch.setitem(sys.modules, "tensorrt", module)
+    return module

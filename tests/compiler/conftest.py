@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import warnings
 
 import numpy as np
@@ -11,7 +10,6 @@ import pytest
 from edge_runtime.compiler.accuracy import run_model
 from edge_runtime.modelpkg.manifest import read_manifest, write_manifest
 from tests.compiler.builders import calibration_images, make_package
-from tests.fakes import tensorrt as fake_tensorrt
 
 
 @pytest.fixture(scope="session")
@@ -32,11 +30,3 @@ def package_copy(tiny_package: str, tmp_path) -> str:
     dst = str(tmp_path / "pkg")
     shutil.copytree(tiny_package, dst)
     return dst
-
-
-@pytest.fixture(params=["8.5.2.2", "10.3.0"], ids=["trt8.5", "trt10"])
-def fake_trt(request, monkeypatch):
-    """A fake `tensorrt` (TensorRT cannot exist here) in sys.modules, in the 8.5 and the 10 flavour."""
-    module = fake_tensorrt.make_module(version=request.param)
-    monkeypatch.setitem(sys.modules, "tensorrt", module)
-    return module

@@ -11,8 +11,9 @@ Python 3.8 compatible; nothing is imported until a function here is called.
 
 from __future__ import annotations
 
+import importlib
 import warnings
-from typing import Any, Optional, Tuple
+from typing import Any, Optional, Sequence, Tuple
 
 from edge_runtime.errors import CudaError, MissingExtra
 
@@ -28,18 +29,27 @@ ERROR_HOST_MEMORY_ALREADY_REGISTERED = 712
 ERROR_NOT_READY = 600
 
 
+def _import_modules(names: Sequence[Tuple[str, str]]) -> Tuple[Tuple[Any, ...], bool]:
+    """Each (current, legacy) module: `cuda.bindings.<current>` (cuda-python >= 12.6), else `cuda.<legacy>`
+    (11.x and 12.0-12.5). Returns (modules, whether the legacy layout served); MissingExtra('gpu') if none."""
+    try:
+        importlib.import_module("cuda.bindings")  # as `from cuda.bindings import ...` would, first
+        return tuple(importlib.import_module("cuda.bindings." + new) for new, _ in names), False
+    except ImportError:
+        pass
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            importlib.import_module("cuda")
+            return tuple(importlib.import_module("cuda." + old) for _, old in names), True
+    except ImportError as exc:
+        raise MissingExtra("cuda-python", "gpu") from exc
+
+
 def load_bindings() -> Tuple[Any, Any]:
     """(driver, nvrtc) modules of whichever cuda-python is installed; MissingExtra('gpu') if none."""
-    try:
-        from cuda.bindings import driver, nvrtc  # cuda-python >= 12.6
-    except ImportError:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", FutureWarning)
-                from cuda import cuda as driver  # cuda-python 11.x and 12.0-12.5
-                from cuda import nvrtc
-        except ImportError as exc:
-            raise MissingExtra("cuda-python", "gpu") from exc
+    (driver, nvrtc), legacy = _import_modules((("driver", "cuda"), ("nvrtc", "nvrtc")))
+    if legacy:
         _preload_wheel_nvrtc()
     return driver, nvrtc
 
@@ -70,16 +80,7 @@ def _preload_wheel_nvrtc() -> None:
 
 def load_runtime() -> Any:
     """The CUDA runtime API module (cudaMalloc, cudaMemcpy, cudaRuntimeGetVersion); MissingExtra('gpu') if none."""
-    try:
-        from cuda.bindings import runtime  # cuda-python >= 12.6
-    except ImportError:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", FutureWarning)
-                from cuda import cudart as runtime  # cuda-python 11.x and 12.0-12.5
-        except ImportError as exc:
-            raise MissingExtra("cuda-python", "gpu") from exc
-    return runtime
+    return _import_modules((("runtime", "cudart"),))[0][0]
 
 
 def load_nvrtc() -> Any:
