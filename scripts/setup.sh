@@ -11,6 +11,14 @@ fi
 # torch first and pinned: a bare "torch" requirement would pull a multi-GB CUDA build.
 .venv/bin/python -m pip install -q "torch==${TORCH_VERSION:-2.13.0}"
 .venv/bin/python -m pip install -q -e '.[all,dev]'
+# The console's browser tests drive Debian's chromium through Playwright (no browser download).
+if [[ ! -x /usr/bin/chromium ]]; then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }
+  else
+    echo "no /usr/bin/chromium: install Debian's chromium (apt-get install chromium) for the console's browser tests" >&2
+  fi
+fi
 
 PY38=${PYTHON38:-}
 if [[ -z "$PY38" ]]; then

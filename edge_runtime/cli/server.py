@@ -87,6 +87,7 @@ def run_server(args: argparse.Namespace) -> int:
 
         print(AWS_DATA_PATH)
         return 0
+    from edge_runtime.console import PREFIX, console_mount
     from edge_runtime.server.app import serve
 
-    return serve(build_config(args))
+    return serve(build_config(args), {PREFIX: console_mount})

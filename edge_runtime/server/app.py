@@ -17,7 +17,7 @@ import signal
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Callable, Mapping, Protocol
 
 from edge_runtime.server.config import ServerConfig
 from edge_runtime.server.context import ServerContext, build_context
@@ -28,14 +28,30 @@ from edge_runtime.server.model import load_service_model
 log = logging.getLogger(__name__)
 
 
+class PathHandler(Protocol):
+    """What serves a mounted path prefix (the console) instead of the REST dispatcher."""
+
+    def handle(self, method: str, raw_path: str, raw_query: str, headers: dict[str, list[str]],
+               body: bytes) -> HttpResponse: ...
+
+    def banner(self, base_url: str) -> str:
+        """A line for the start-up log (where to open it)."""
+
+
+# prefix ("/console") -> factory(context, dispatcher): the server knows no mounted module by name.
+Mounts = Mapping[str, Callable[[ServerContext, Dispatcher], PathHandler]]
+
+
 class ApiServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], context: ServerContext, dispatcher: Dispatcher) -> None:
+    def __init__(self, address: tuple[str, int], context: ServerContext, dispatcher: Dispatcher,
+                 mounts: dict[str, PathHandler] | None = None) -> None:
         super().__init__(address, ApiRequestHandler)
         self.context = context
         self.dispatcher = dispatcher
+        self.mounts = dict(mounts or {})
         self._slots = threading.BoundedSemaphore(context.config.max_connections)
 
     def process_request(self, request: Any, client_address: Any) -> None:
@@ -95,8 +111,15 @@ class ApiRequestHandler(BaseHTTPRequestHandler):
         headers: dict[str, list[str]] = {}
         for name, value in self.headers.items():
             headers.setdefault(name.lower(), []).append(value)
-        response = self.server.dispatcher.handle(self.command, raw_path, raw_query, headers, body)
+        handler = self._mounted(raw_path) or self.server.dispatcher
+        response = handler.handle(self.command, raw_path, raw_query, headers, body)
         self._send(response)
+
+    def _mounted(self, raw_path: str) -> PathHandler | None:
+        for prefix, handler in self.server.mounts.items():
+            if raw_path == prefix or raw_path.startswith(prefix + "/"):
+                return handler
+        return None
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
@@ -144,8 +167,10 @@ def _refuse_busy(request: socket.socket) -> None:
         pass
 
 
-def create_server(config: ServerConfig) -> tuple[ApiServer, tuple[str, int]]:
-    """Bind, open the store, recover interrupted work; the caller runs `serve_forever()`."""
+def create_server(config: ServerConfig, mounts: Mounts | None = None) -> tuple[ApiServer, tuple[str, int]]:
+    """Bind, open the store, recover interrupted work; the caller runs `serve_forever()`.
+
+    `mounts` adds path prefixes served by other handlers over the same context (the web console)."""
     from edge_runtime.server.operations import handlers, recover
 
     context = build_context(config)
@@ -153,7 +178,8 @@ def create_server(config: ServerConfig) -> tuple[ApiServer, tuple[str, int]]:
         model = load_service_model()
         dispatcher = Dispatcher(context, model, handlers())
         recover(context)
-        server = ApiServer((config.host, config.port), context, dispatcher)
+        handlers_by_prefix = {prefix: make(context, dispatcher) for prefix, make in (mounts or {}).items()}
+        server = ApiServer((config.host, config.port), context, dispatcher, handlers_by_prefix)
     except BaseException:
         context.store.close()
         raise
@@ -161,9 +187,9 @@ def create_server(config: ServerConfig) -> tuple[ApiServer, tuple[str, int]]:
     return server, (str(host), int(port))
 
 
-def serve(config: ServerConfig) -> int:
+def serve(config: ServerConfig, mounts: Mounts | None = None) -> int:
     """Run until SIGINT/SIGTERM; background work left unfinished is recovered at the next start."""
-    server, (host, port) = create_server(config)
+    server, (host, port) = create_server(config, mounts)
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -176,6 +202,8 @@ def serve(config: ServerConfig) -> int:
     log.info("Lookout for Vision API on http://%s:%d (data %s, objects %s, auth %s)", host, port,
              config.storage.data_dir, "s3" if config.storage.s3 else config.storage.objects_dir,
              "on" if config.auth.enabled else "OFF (loopback only)")
+    for prefix, handler in server.mounts.items():
+        log.info("%s", handler.banner("http://%s:%d%s" % (host, port, prefix)))
     try:
         server.serve_forever(poll_interval=0.5)
     finally:

@@ -79,6 +79,13 @@ class Dispatcher:
         log.info("%s %s -> %d (%.1f ms)", name, raw_path, response.status, 1000 * (time.monotonic() - started))
         return response
 
+    def invoke(self, name: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Run one operation without HTTP (the console): validated and de-duplicated as a request is,
+        domain errors translated; raises ApiError."""
+        operation = self._model.operations[name]
+        self._validator.validate(operation.input_shape, params)
+        return self._run(name, params)
+
     def _run(self, name: str, params: dict[str, Any]) -> dict[str, Any]:
         token = params.get("ClientToken")
         if token:

@@ -54,6 +54,8 @@ class ObjectStore(Protocol):
 
     def get(self, bucket: str, key: str, version_id: str | None = None) -> bytes: ...
 
+    def delete(self, bucket: str, key: str) -> None: ...
+
     def manifest_base(self, uri: str) -> str: ...
 
     def localize(self, ref: str) -> str: ...
@@ -101,6 +103,12 @@ class LocalObjects:
         with open(target, "rb") as handle:
             return handle.read()
 
+    def delete(self, bucket: str, key: str) -> None:
+        """Remove an object if it exists (undoing a write whose follow-up failed)."""
+        target = self.path(bucket, key)
+        if os.path.isfile(target):
+            os.unlink(target)
+
     def manifest_base(self, uri: str) -> str:
         """Folder that relative references in the manifest at `uri` resolve against."""
         return os.path.dirname(self.localize(uri))
@@ -147,6 +155,9 @@ class S3Objects:
             if code in ("NoSuchKey", "NoSuchBucket", "404", "NotFound"):
                 raise NotFound("s3://%s/%s does not exist" % (bucket, key)) from None
             raise InvalidArgument("cannot read s3://%s/%s: %s" % (bucket, key, exc)) from None
+
+    def delete(self, bucket: str, key: str) -> None:
+        self.client().delete_object(Bucket=bucket, Key=key)
 
     def manifest_base(self, uri: str) -> str:
         return uri.rsplit("/", 1)[0]

@@ -17,7 +17,7 @@ from typing import Any, Iterator
 from edge_runtime.packaging.statedb import DB_FILE, StateDatabase, default_state_path
 
 SUBSYSTEM = "server"
-SCHEMA_VERSION = 2  # 2: lv_packaging_runs
+SCHEMA_VERSION = 3  # 2: lv_packaging_runs, 3: lv_detections
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS lv_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -42,6 +42,9 @@ CREATE TABLE IF NOT EXISTS lv_tags (
 CREATE TABLE IF NOT EXISTS lv_client_tokens (
     operation TEXT NOT NULL, token TEXT NOT NULL, fingerprint TEXT NOT NULL, response TEXT NOT NULL,
     created REAL NOT NULL, PRIMARY KEY (operation, token));
+CREATE TABLE IF NOT EXISTS lv_detections (
+    project TEXT NOT NULL, version INTEGER NOT NULL, minute INTEGER NOT NULL, images INTEGER NOT NULL,
+    anomalies INTEGER NOT NULL, PRIMARY KEY (project, version, minute));
 CREATE TABLE IF NOT EXISTS lv_packaging_runs (
     project TEXT NOT NULL, job_name TEXT NOT NULL, started REAL NOT NULL, PRIMARY KEY (project, job_name));
 """

@@ -8,6 +8,7 @@ restart loses nothing.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from edge_runtime.errors import EdgeRuntimeError
@@ -99,7 +100,18 @@ def detect_anomalies(ctx: ServerContext, params: dict[str, Any]) -> dict[str, An
         image = decode_request_image(params["Body"], params["ContentType"])
     except EdgeRuntimeError as exc:
         raise validation(str(exc)) from None
-    return {"DetectAnomalyResult": detect(hosted, image)}
+    result = detect(hosted, image)
+    _count_detection(ctx, row["project"], int(row["version"]), bool(result["IsAnomalous"]))
+    return {"DetectAnomalyResult": result}
+
+
+def _count_detection(ctx: ServerContext, project: str, version: int, anomalous: bool) -> None:
+    """Detections per model and minute: what the console's dashboard plots (no images are kept)."""
+    with ctx.store.transaction() as tx:
+        tx.execute("INSERT INTO lv_detections (project, version, minute, images, anomalies) VALUES (?, ?, ?, 1, ?) "
+                   "ON CONFLICT (project, version, minute) DO UPDATE SET images = images + 1, "
+                   "anomalies = anomalies + excluded.anomalies", (project, version, int(time.time() // 60),
+                                                                  int(anomalous)))
 
 
 def recover(ctx: ServerContext) -> None:
