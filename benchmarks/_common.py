@@ -13,12 +13,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
-import time
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
+
+from _server_process import ServerProcess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORK = os.path.join(ROOT, "benchmarks", "work")
@@ -125,8 +124,10 @@ def _mkdir(path: str) -> None:
     os.makedirs(path, exist_ok=True)
 
 
-class AgentProcess:
+class AgentProcess(ServerProcess):
     """`python -m edge_runtime agent` in its own process with a models root of symlinks; SIGTERM to stop."""
+
+    name = "agent"
 
     def __init__(self, packages: Dict[str, str], batching: Optional[Dict[str, Any]] = None,
                  models: Optional[Dict[str, Any]] = None, root: str = ROOT) -> None:
@@ -144,43 +145,23 @@ class AgentProcess:
         self.config_path = os.path.join(self.dir, "agent.json")
         with open(self.config_path, "w") as fh:
             json.dump(config, fh)
-        self.process: Optional[subprocess.Popen] = None
         self.log_path = os.path.join(self.dir, "agent.log")
 
-    def __enter__(self) -> "AgentProcess":
-        with open(self.log_path, "wb") as logf:
-            self.process = subprocess.Popen([sys.executable, "-m", "edge_runtime", "agent", "--config",
-                                             self.config_path], cwd=self.root, stdout=logf, stderr=subprocess.STDOUT,
-                                            env=dict(os.environ, PYTHONPATH=self.root))
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.__exit__()
-            raise
-        return self
+    def command(self) -> List[str]:
+        return [sys.executable, "-m", "edge_runtime", "agent", "--config", self.config_path]
 
-    def _wait_ready(self) -> None:
+    def environment(self) -> Dict[str, str]:
+        return dict(os.environ, PYTHONPATH=self.root)
+
+    def working_dir(self) -> str:
+        return self.root
+
+    def ready(self) -> bool:
         from edge_runtime.client import EdgeAgentClient
 
-        assert self.process is not None
-        with EdgeAgentClient(self.target) as client:
-            end = time.monotonic() + 60
-            while True:
-                if self.process.poll() is not None:
-                    with open(self.log_path, encoding="utf-8", errors="replace") as fh:
-                        raise RuntimeError("agent exited: %s" % fh.read()[-2000:])
-                try:
-                    client.list_models()
-                    break
-                except Exception:
-                    if time.monotonic() > end:
-                        raise
-                    time.sleep(0.2)
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
+        with EdgeAgentClient(self.target, timeout=5) as client:
+            client.list_models()
+        return True
 
     def start_models(self, *names: str) -> None:
         from edge_runtime.client import EdgeAgentClient
@@ -192,13 +173,7 @@ class AgentProcess:
                 client.wait_until_running(name, timeout=300)
 
     def __exit__(self, *exc: object) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

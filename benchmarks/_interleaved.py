@@ -140,6 +140,9 @@ def _merge(cell: Cell) -> Dict[str, Any]:
     process = _merge_process([p for _, _, _, p in cell])
     record = level_record(_merged_load(cell), Counters(), delta, process)
     record["rounds"] = len(cell)
+    record["per_round"] = [{"throughput_rps": round(load.ok / load.elapsed_s, 2) if load.elapsed_s else 0.0,
+                            "p50_ms": round(1000.0 * float(np.median(load.latencies)), 3) if load.latencies else None}
+                           for load, _, _, _ in cell]  # the spread between rounds, and per-round ratios
     return record
 
 

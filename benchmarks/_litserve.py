@@ -12,20 +12,23 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
-import time
-from typing import Any, Optional
+from typing import Any, List
 
 import numpy as np
 from _common import ROOT
+from _server_process import ServerProcess
 
 from edge_runtime.bench.targets import Counters, Worker
 
 
-class LitServeProcess:
-    """benchmarks/_litserve_app.py in its own process on a free loopback port."""
+class LitServeProcess(ServerProcess):
+    """benchmarks/_litserve_app.py in its own process group (LitServe forks workers) on a free loopback port."""
+
+    name = "LitServe"
+    ready_timeout_s = 120.0
+    own_group = True
 
     def __init__(self, package: str, fast_queue: bool = False, cpu_engine: str = "auto") -> None:
         self.fast_queue = fast_queue
@@ -34,47 +37,27 @@ class LitServeProcess:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.package = package
-        self.process: Optional[subprocess.Popen] = None
         self.url = "http://127.0.0.1:%d" % self.port
         self.paused = False
-
-    def __enter__(self) -> "LitServeProcess":
-        app = os.path.join(ROOT, "benchmarks", "_litserve_app.py")
         self.log_path = os.path.join(tempfile.mkdtemp(prefix="litserve-"), "litserve.log")
-        with open(self.log_path, "wb") as logf:  # a file, not a pipe: nobody reads it while serving
-            self.process = subprocess.Popen([sys.executable, app, "--package", self.package, "--port",
-                                             str(self.port), "--cpu-engine", self.cpu_engine]
-                                            + (["--fast-queue"] if self.fast_queue else []),
-                                            cwd=ROOT, stdout=logf, stderr=subprocess.STDOUT,
-                                            start_new_session=True)  # its own group: LitServe forks workers
-        try:
-            self._wait_healthy()
-        except BaseException:
-            self.__exit__()
-            raise
-        return self
 
-    def _wait_healthy(self) -> None:
+    def command(self) -> List[str]:
+        return ([sys.executable, os.path.join(ROOT, "benchmarks", "_litserve_app.py"), "--package", self.package,
+                 "--port", str(self.port), "--cpu-engine", self.cpu_engine]
+                + (["--fast-queue"] if self.fast_queue else []))
+
+    def working_dir(self) -> str:
+        return ROOT
+
+    def ready(self) -> bool:
         import requests
 
-        assert self.process is not None
-        end = time.monotonic() + 120
-        while time.monotonic() < end:
-            if self.process.poll() is not None:
-                with open(self.log_path, encoding="utf-8", errors="replace") as fh:
-                    raise RuntimeError("LitServe exited: %s" % fh.read()[-2000:])
-            try:
-                if requests.get(self.url + "/health", timeout=1).text.strip() == "ok":
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.3)
-        raise RuntimeError("LitServe did not become healthy in 120 s")
+        return requests.get(self.url + "/health", timeout=1).text.strip() == "ok"
 
     def backend_line(self) -> str:
         """What the app printed about its engine ("openvino-cpu (...)")."""
-        with open(self.log_path, encoding="utf-8", errors="replace") as fh:
-            found = [line.split("litserve app: ", 1)[1].strip() for line in fh if "litserve app: " in line]
+        found = [line.split("litserve app: ", 1)[1].strip() for line in self.log().splitlines()
+                 if "litserve app: " in line]
         return found[0] if found else ""
 
     def pause(self) -> None:
@@ -94,30 +77,9 @@ class LitServeProcess:
 
     def __exit__(self, *exc: object) -> None:
         """Stop LitServe and the workers it forked: the whole process group this class started."""
-        if self.process is None:
-            return
         self.resume()  # a stopped process would not act on SIGTERM
-        pgid = self.process.pid  # start_new_session: the group id is the leader's pid
-        for sig, wait_s in ((signal.SIGTERM, 20.0), (signal.SIGKILL, 10.0)):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pgid, sig)
-            end = time.monotonic() + wait_s
-            while time.monotonic() < end and _group_alive(pgid):
-                self.process.poll()  # reap the leader, or it stays a zombie member of the group
-                time.sleep(0.2)
-            if not _group_alive(pgid):
-                break
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(5)
+        self.stop()
         shutil.rmtree(os.path.dirname(self.log_path), ignore_errors=True)
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 class LitServeTarget:

@@ -16,15 +16,14 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
-import time
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 from _common import ROOT, WORK
+from _server_process import ServerProcess
 
 from edge_runtime.bench.runner import Load
 from edge_runtime.bench.targets import Counters, Worker
@@ -59,51 +58,39 @@ def _free_ports(n: int) -> List[int]:
             s.close()
 
 
-class TritonProcess:
-    """pytriton's tritonserver serving `package` with the given models.cpu_engine, in its own process group."""
+class TritonProcess(ServerProcess):
+    """pytriton's tritonserver serving `package` with the given models.cpu_engine, in its own process group
+    (the app, tritonserver, pytriton's proxy and the Python backend stubs)."""
+
+    name = "Triton"
+    ready_timeout_s = 240.0
+    poll_s = 0.5
+    own_group = True
 
     def __init__(self, package: str, cpu_engine: str = "auto") -> None:
         self.package, self.cpu_engine = package, cpu_engine
         self.grpc_port, self.http_port, self.metrics_port = _free_ports(3)
         self.url = "127.0.0.1:%d" % self.grpc_port
-        self.process: Optional[subprocess.Popen] = None
         self.dir = tempfile.mkdtemp(prefix="triton-")
         self.log_path = os.path.join(self.dir, "triton.log")
         self.python = triton_python()
         self.access_token = secrets.token_urlsafe(24)  # Triton restricts shared-memory registration to it
 
-    def __enter__(self) -> "TritonProcess":
-        env = dict(os.environ, LD_LIBRARY_PATH=_libpython_dir(self.python), PYTHONPATH=ROOT)
-        args = [self.python, os.path.join(ROOT, "benchmarks", "_triton_app.py"), "--package", self.package,
+    def command(self) -> List[str]:
+        return [self.python, os.path.join(ROOT, "benchmarks", "_triton_app.py"), "--package", self.package,
                 "--grpc-port", str(self.grpc_port), "--http-port", str(self.http_port), "--metrics-port",
                 str(self.metrics_port), "--cpu-engine", self.cpu_engine, "--access-token", self.access_token]
-        with open(self.log_path, "wb") as logf:
-            self.process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=logf, stderr=subprocess.STDOUT,
-                                            start_new_session=True)
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.__exit__()
-            raise
-        return self
 
-    def _wait_ready(self) -> None:
+    def environment(self) -> Dict[str, str]:
+        return dict(os.environ, LD_LIBRARY_PATH=_libpython_dir(self.python), PYTHONPATH=ROOT)
+
+    def working_dir(self) -> str:
+        return ROOT
+
+    def ready(self) -> bool:
         import requests
 
-        assert self.process is not None
-        end = time.monotonic() + 240
-        while time.monotonic() < end:
-            if self.process.poll() is not None:
-                raise RuntimeError("Triton exited: %s" % self.log()[-3000:])
-            with contextlib.suppress(requests.RequestException):
-                if requests.get("http://127.0.0.1:%d/v2/models/demo/ready" % self.http_port, timeout=1).ok:
-                    return
-            time.sleep(0.5)
-        raise RuntimeError("Triton did not become ready in 240 s: %s" % self.log()[-3000:])
-
-    def log(self) -> str:
-        with open(self.log_path, encoding="utf-8", errors="replace") as fh:
-            return fh.read()
+        return requests.get("http://127.0.0.1:%d/v2/models/demo/ready" % self.http_port, timeout=1).ok
 
     @property
     def backend_line(self) -> str:
@@ -121,18 +108,7 @@ class TritonProcess:
         return out
 
     def __exit__(self, *exc: object) -> None:
-        if self.process is not None:
-            pgid = self.process.pid
-            for sig, wait_s in ((signal.SIGTERM, 20.0), (signal.SIGKILL, 5.0)):
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(pgid, sig)
-                end = time.monotonic() + wait_s
-                while time.monotonic() < end and self.process.poll() is None:
-                    time.sleep(0.2)
-                if self.process.poll() is not None:
-                    break
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pgid, signal.SIGKILL)  # tritonserver and its Python backend stubs
+        self.stop()
         for leftover in glob.glob("/dev/shm/triton_bench_*"):  # regions of a client that died
             with contextlib.suppress(OSError):
                 os.remove(leftover)

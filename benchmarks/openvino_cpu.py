@@ -35,29 +35,45 @@ BF16 = {"precision": "bf16", "mattr": ["+avx512bf16"]}
 BASE = "plain package, onnxruntime"
 
 
-def configurations(plain: str, f32: str, bf16: str) -> Dict[str, Tuple[str, str, int]]:
-    """series -> (package, models.cpu_engine, instances)."""
-    return {BASE: (plain, "auto", 1),
-            "x86 build, onnxruntime": (f32, "onnxruntime", 1),
-            "x86 build, openvino f32": (f32, "auto", 1),
-            "x86 build, openvino f32, 2 streams": (f32, "auto", 2),
-            "x86 build, openvino bf16": (bf16, "auto", 1)}
+def configurations(plain: str, f32: str, bf16: str) -> Dict[str, Tuple[str, str, int, int]]:
+    """series -> (package, models.cpu_engine, models.instances, models.intra_op_threads).
+
+    The OpenVINO settings the agent derives (openvino_engine.openvino_settings) are measured against
+    their neighbours: one stream with every CPU and the latency hint (the default), one thread, and
+    two streams with the throughput hint (models.instances 2)."""
+    return {BASE: (plain, "auto", 1, 0),
+            "x86 build, onnxruntime": (f32, "onnxruntime", 1, 0),
+            "x86 build, openvino f32": (f32, "auto", 1, 0),
+            "x86 build, openvino f32, 1 thread": (f32, "auto", 1, 1),
+            "x86 build, openvino f32, 2 streams": (f32, "auto", 2, 0),
+            "x86 build, openvino bf16": (bf16, "auto", 1, 0)}
 
 
 def ratios(results: Dict[str, Any]) -> Dict[str, Any]:
+    """Pooled ratios, and each one's range over the rounds (round r of a series against round r of the other)."""
     def at(name: str, c: int) -> Dict[str, Any]:
         return next(lv for lv in results[name]["levels"] if lv["concurrency"] == c)
 
+    def ratio(a: Dict[str, Any], b: Dict[str, Any], key: str) -> Dict[str, Any]:
+        pooled = a["throughput_rps"] / b["throughput_rps"] if key == "throughput_rps" else \
+            a["latency_ms"]["p50"] / b["latency_ms"]["p50"]
+        rounds = [x[key] / y[key] for x, y in zip(a.get("per_round", []), b.get("per_round", [])) if x[key] and y[key]]
+        return {"ratio": round(pooled, 3), "per_round": [round(min(rounds), 3), round(max(rounds), 3)]
+                if rounds else None}
+
     out: Dict[str, Any] = {}
     for c in sorted({lv["concurrency"] for lv in results[BASE]["levels"]}):
-        base = at(BASE, c)["throughput_rps"]
         out["throughput_vs_plain_onnxruntime_at_%d" % c] = {
-            name: round(at(name, c)["throughput_rps"] / base, 3) for name in results if name != BASE}
-        f32 = at("x86 build, openvino f32", c)
-        bf16 = at("x86 build, openvino bf16", c)
-        out["bf16_vs_f32_at_%d" % c] = {"throughput": round(bf16["throughput_rps"] / f32["throughput_rps"], 3),
-                                        "p50": round(bf16["latency_ms"]["p50"] / f32["latency_ms"]["p50"], 3)}
+            name: ratio(at(name, c), at(BASE, c), "throughput_rps") for name in results if name != BASE}
+        f32, bf16 = at("x86 build, openvino f32", c), at("x86 build, openvino bf16", c)
+        out["bf16_vs_f32_at_%d" % c] = {"throughput": ratio(bf16, f32, "throughput_rps"),
+                                        "p50": ratio(bf16, f32, "p50_ms")}
     return out
+
+
+def _cell(r: Dict[str, Any]) -> str:
+    spread = r.get("per_round")
+    return "%.3f" % r["ratio"] + (" (%.2f-%.2f)" % tuple(spread) if spread else "")
 
 
 def build_notes(f32: str, bf16: str) -> Dict[str, Any]:
@@ -80,15 +96,16 @@ def markdown(data: Dict[str, Any]) -> str:
                  data["created"], data["machine"]["cpu_count"], data["machine"]["loadavg_1_5_15"],
                  data["loadavg_end"], data["settings"]["rounds"], data["settings"]["duration_s"],
                  data["settings"]["size"]), "",
+             "Each ratio is pooled over the rounds; in brackets its lowest and highest value in single rounds.", "",
              "| clients | series / plain package on ONNX Runtime | throughput ratio |", "|---|---|---|"]
     for key, row in r.items():
         if key.startswith("throughput_vs"):
             for name, value in row.items():
-                lines.append("| %s | %s | %.3f |" % (key.rsplit("_", 1)[1], name, value))
+                lines.append("| %s | %s | %s |" % (key.rsplit("_", 1)[1], name, _cell(value)))
     lines += ["", "| clients | bf16 / f32 throughput | bf16 / f32 p50 |", "|---|---|---|"]
     for key, row in r.items():
         if key.startswith("bf16_vs"):
-            lines.append("| %s | %.3f | %.3f |" % (key.rsplit("_", 1)[1], row["throughput"], row["p50"]))
+            lines.append("| %s | %s | %s |" % (key.rsplit("_", 1)[1], _cell(row["throughput"]), _cell(row["p50"])))
     lines += ["", "Accuracy against the ONNX at f32, on %s ELPV test cells (from edge-build.json):" %
               (b["fp32"]["openvino_accuracy"] or {}).get("images", "?"), "",
               "| build | engine | score MAE | max abs diff | label agreement |", "|---|---|---|---|---|"]
@@ -126,9 +143,9 @@ def main(argv: Any = None) -> int:
                                          "concurrency": list(concurrency)}}
     with contextlib.ExitStack() as stack:
         targets = {}
-        for name, (package, engine, instances) in configurations(plain, f32, bf16).items():
+        for name, (package, engine, instances, threads) in configurations(plain, f32, bf16).items():
             target = InProcessTarget(TargetSpec(kind="in-process", location=package, model="demo",
-                                                cpu_engine=engine, instances=instances))
+                                                cpu_engine=engine, instances=instances, intra_op_threads=threads))
             target.open()
             stack.callback(target.close)
             targets[name] = target

@@ -56,6 +56,7 @@ class TargetSpec:
     max_wait_ms: float = 2.0
     instances: int = 1  # in-process only: predictor instances (the agent's models.instances)
     cpu_engine: str = "auto"  # in-process only: the agent's models.cpu_engine (auto | openvino | onnxruntime)
+    intra_op_threads: int = 0  # in-process only: the agent's models.intra_op_threads (0: from the CPU count)
 
     def __post_init__(self) -> None:
         if self.kind not in TARGET_KINDS:
@@ -68,6 +69,8 @@ class TargetSpec:
             raise InvalidArgument("--transport must be inline or shm, got %r" % self.transport)
         if self.transport == "shm" and self.kind != "socket":
             raise InvalidArgument("--transport shm needs the agent on this machine (--socket), not %s" % self.kind)
+        if self.intra_op_threads < 0:
+            raise InvalidArgument("intra_op_threads must be >= 0, got %d" % self.intra_op_threads)
         if self.agent_pid < 0:
             raise InvalidArgument("--agent-pid must be a process id, got %d" % self.agent_pid)
         if self.cpu_engine not in ("auto", "openvino", "onnxruntime"):

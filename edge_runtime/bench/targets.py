@@ -145,7 +145,7 @@ class InProcessTarget:
 
         package = load_package(self.spec.location)
         options = PredictorOptions(max_batch_size=self.spec.max_batch_size, instances=self.spec.instances,
-                                   cpu_engine=self.spec.cpu_engine)
+                                   cpu_engine=self.spec.cpu_engine, intra_op_threads=self.spec.intra_op_threads)
         predictor = create_predictor(package, options)
         predictor.load()
         predictor.warmup()

@@ -113,14 +113,15 @@ class RunningAgent:
         while True:
             desc = self.stub.DescribeModel(pb2.DescribeModelRequest(model_component=name)).model_description
             if pb2.ModelStatus.Name(desc.status) == wanted or time.monotonic() > end:
-                assert pb2.ModelStatus.Name(desc.status) == wanted, desc
+                assert pb2.ModelStatus.Name(desc.status) == wanted, "model %s is %s after %.0f s, expected %s: %r" % (
+                    name, pb2.ModelStatus.Name(desc.status), timeout, wanted, desc.status_message)
                 return desc
             time.sleep(0.05)
 
-    def start_and_wait(self, pb2, name: str):
+    def start_and_wait(self, pb2, name: str, timeout: float = 30.0):
         response = self.stub.StartModel(pb2.StartModelRequest(model_component=name))
         assert response.status == pb2.STARTING
-        return self.wait_status(pb2, name, "RUNNING")
+        return self.wait_status(pb2, name, "RUNNING", timeout)
 
     def metrics(self):
         import json
