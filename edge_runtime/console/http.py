@@ -13,7 +13,8 @@ from edge_runtime.server.dispatch import HttpResponse
 PREFIX = "/console"  # where the server mounts the console
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; script-src 'self'; "
-                               "style-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'",
+                               "style-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'; "
+                               "form-action 'self'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
