@@ -6,9 +6,11 @@ one-line-a-message callback of the compiler and the packaging jobs.
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import threading
 import time
-from typing import IO, Callable, Optional
+from typing import IO, Callable, Iterator, Optional
 
 # Where a long host-side step (compile, packaging) says what it is doing: one line per call.
 ProgressSink = Callable[[str], None]
@@ -20,6 +22,42 @@ def format_seconds(seconds: float) -> str:
         seconds // 3600, (seconds % 3600) // 60, seconds % 60)
 
 
+_thread = threading.local()
+
+
+class _TeeLines:
+    """A text stream that passes writes to stderr and each finished line to a sink."""
+
+    def __init__(self, sink: ProgressSink, stream: IO[str]) -> None:
+        self._sink = sink
+        self._stream = stream
+        self._partial = ""
+
+    def write(self, text: str) -> int:
+        self._stream.write(text)
+        lines = (self._partial + text).split("\n")
+        self._partial = lines.pop()
+        for line in lines:
+            if line.strip():
+                self._sink(line)
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+
+@contextlib.contextmanager
+def lines_to(sink: ProgressSink) -> Iterator[None]:
+    """Progress made on this thread inside the block also hands each line to `sink` (the server shows a
+    training job's progress on its model this way; other threads' progress is untouched)."""
+    previous = getattr(_thread, "stream", None)
+    _thread.stream = _TeeLines(sink, sys.stderr)
+    try:
+        yield
+    finally:
+        _thread.stream = previous
+
+
 class Progress:
     """Counts steps of one phase; prints at most every `every` seconds, and always the last step."""
 
@@ -27,7 +65,7 @@ class Progress:
                  quiet: bool = False) -> None:
         self.phase = phase
         self.total = max(1, int(total))
-        self.stream = stream if stream is not None else sys.stderr
+        self.stream = stream if stream is not None else (getattr(_thread, "stream", None) or sys.stderr)
         self.every = every
         self.quiet = quiet
         self.done = 0

@@ -83,7 +83,8 @@ def _models(console: Any, request: Request, project: str, has_train: bool) -> st
                      '<span class="status">%s</span>' % e(model["Status"]), e(model.get("StatusMessage")),
                      e(figures)])
     train = form(url("/p/%s/models" % project), request.session,
-                 '<label>Description <input name="description" maxlength="500"></label>', "Train a model",
+                 '<label>Description <input name="description" maxlength="500" pattern="[0-9A-Za-z._-]*" '
+                 'title="letters, digits, . _ -"></label>', "Train a model",
                  "create") if has_train else ""
     return table(["Model", "Status", "Message", "Performance"], rows, "No models yet.") + train
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import dataclasses
 import importlib
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Optional
 
 from edge_runtime.errors import FailedPrecondition, InvalidArgument
+from edge_runtime.progress import ProgressSink, lines_to
 
 DEFAULT_TRAINER = "edge_runtime.server.training:train_with_library"
 SPLIT_SEED = 0  # a single dataset is split with this seed and fraction by the trainer and again by the server
@@ -32,6 +33,7 @@ class TrainingJob:
     package_dir: str
     epochs: int | None = None
     image_size: int | None = None
+    progress: Optional[ProgressSink] = None  # the trainer's progress lines (shown as the model's StatusMessage)
 
 
 Trainer = Callable[[TrainingJob], str]
@@ -62,4 +64,7 @@ def train_with_library(job: TrainingJob) -> str:
                          test_fraction=TEST_FRACTION)
     if job.image_size is not None:
         config = dataclasses.replace(config, image_size=job.image_size)
-    return train_model(config).package_dir
+    if job.progress is None:
+        return train_model(config).package_dir
+    with lines_to(job.progress):
+        return train_model(config).package_dir

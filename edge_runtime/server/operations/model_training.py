@@ -128,8 +128,11 @@ def run_training(ctx: ServerContext, project: str, version: int) -> None:
         config = ctx.config.training
         job = TrainingJob(project=project, version=version, task=task, train_manifest=train_path,
                           test_manifest=test_path, package_dir=package_dir(ctx, project, version),
-                          epochs=config.epochs, image_size=config.image_size)
+                          epochs=config.epochs, image_size=config.image_size,
+                          progress=lambda line: _set(ctx, project, version, "TRAINING", "training: " + public_message(
+                              ctx, os.path.join(folder, "work"), line)))
         package = load_trainer(config.trainer)(job)
+        _set(ctx, project, version, "TRAINING", "evaluating the model on the test images")
         _finish(ctx, project, version, package, test_path)
     except EdgeRuntimeError as exc:
         log.warning("training %s/%d failed: %s", project, version, exc)
