@@ -120,7 +120,7 @@ def grid(console: Any, request: Request, project: str, dataset_type: str) -> Htt
 def upload(console: Any, request: Request, project: str, dataset_type: str) -> HttpResponse:
     """One image per request (the page sends many, with progress); stored, then added as an unlabelled line."""
     require_type(dataset_type)
-    name = _file_name(request.header("x-file-name"))
+    name = file_name(request.header("x-file-name"))
     fmt, _, _ = check_image(request.body, name)
     key = "datasets/%s/%s/%s-%s" % (project, dataset_type, uuid.uuid4().hex[:12], name)
     objects = console.context.objects
@@ -135,7 +135,7 @@ def upload(console: Any, request: Request, project: str, dataset_type: str) -> H
     return json_response({"ref": ref, "name": name})
 
 
-def _file_name(header: str) -> str:
+def file_name(header: str) -> str:
     from urllib.parse import unquote
 
     name = unquote(header).replace("\\", "/").rsplit("/", 1)[-1].strip() or "image"
