@@ -31,7 +31,8 @@ from edge_runtime.console.sessions import COOKIE, Sessions, cookie_header, csrf_
 from edge_runtime.console.state import ConsoleState
 
 log = logging.getLogger(__name__)
-PAGES = ("signin", "projects", "datasets", "labelling", "models", "evaluation", "overlays", "trial", "files")
+PAGES = ("signin", "projects", "datasets", "labelling", "models", "evaluation", "overlays", "trial", "packaging",
+         "files")
 STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 _TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".png": "image/png"}
 Handler = Callable[..., HttpResponse]

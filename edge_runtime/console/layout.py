@@ -56,9 +56,17 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], empty: str = "n
     return "<table><thead><tr>%s</tr></thead><tbody>%s</tbody></table>" % (head, body)
 
 
-def when(seconds: float | None) -> str:
+def when(moment: Any) -> str:
+    """Seconds since the epoch, a datetime, or an ISO string (the packaging store's) as a UTC minute."""
     import datetime as dt
 
-    if not seconds:
+    if not moment:
         return ""
-    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    if isinstance(moment, str):
+        try:
+            moment = dt.datetime.fromisoformat(moment.replace("Z", "+00:00"))
+        except ValueError:
+            return moment
+    if isinstance(moment, dt.datetime):
+        moment = moment.replace(tzinfo=moment.tzinfo or dt.timezone.utc).timestamp()
+    return dt.datetime.fromtimestamp(float(moment), dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

@@ -40,3 +40,8 @@ const Console = (() => {
   });
   return { csrf, say, call, upload };
 })();
+// Pages of running work (a packaging job) reload themselves until it finishes.
+(() => {
+  const section = document.querySelector("[data-refresh]");
+  if (section) setTimeout(() => window.location.reload(), 1000 * Number(section.dataset.refresh));
+})();
