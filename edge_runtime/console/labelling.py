@@ -50,13 +50,17 @@ def _neighbours(console: Any, project: str, dataset_type: str, entry_id: int, la
 
 
 def project_classes(console: Any, project: str, line: dict[str, Any]) -> list[AnomalyClass]:
-    """The project's classes (console) and any the line's colour map adds, in a stable order."""
+    """The classes added in the console, then those the colour maps of the line and of the project's
+    masked entries name (imported manifests), each name once, in a stable order."""
     classes = list(console.state.classes(project))
     known = {c.name for c in classes}
-    for name, color in mask_of(line)[1]:
-        if name not in known:
-            classes.append(AnomalyClass(name, color))
-            known.add(name)
+    rows = console.context.store.query("SELECT line FROM lv_dataset_entries WHERE project = ? AND "
+                                       "instr(line, 'internal-color-map') > 0 ORDER BY id LIMIT 20", (project,))
+    for other in [line] + [json.loads(r["line"]) for r in rows]:
+        for name, color in mask_of(other)[1]:
+            if name not in known:
+                classes.append(AnomalyClass(name, color))
+                known.add(name)
     return classes
 
 
@@ -105,10 +109,11 @@ def add_class(console: Any, request: Request, project: str) -> HttpResponse:
                            "got %r" % name)
     if not COLOR.match(color) or color == "#ffffff":
         raise ConsoleError("a class colour is #rrggbb and not white (white is the background), got %r" % color)
-    taken = [c for c in console.state.classes(project) if c.color.lower() == color]
+    existing = project_classes(console, project, {})
+    taken = [c for c in existing if c.color.lower() == color]
     if taken:
         raise ConsoleError("colour %s is already class %s's" % (color, taken[0].name))
-    if not console.state.add_class(project, AnomalyClass(name, color)):
+    if any(c.name == name for c in existing) or not console.state.add_class(project, AnomalyClass(name, color)):
         raise ConsoleError("project %s already has a class %s" % (project, name))
     request.session.say("ok", "Class %s added." % name)
     return redirect(request.header("referer") or url("/p/" + project))
