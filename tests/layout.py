@@ -14,9 +14,9 @@ from typing import Dict, Iterator, List, Sequence, Set
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = "edge_runtime"
 DEVICE_FOLDERS = ("agent", "bench", "client", "modelpkg", "runtime")
-HOST_FOLDERS = ("cli", "compiler", "datasets", "evaluate", "packaging", "server", "train")
+HOST_FOLDERS = ("cli", "compiler", "console", "datasets", "evaluate", "packaging", "server", "train")
 # Device code may not import these (the CLI is the edge: it imports everything, lazily).
-FORBIDDEN_FROM_DEVICE = ("cli", "compiler", "evaluate", "packaging", "server", "train")
+FORBIDDEN_FROM_DEVICE = ("cli", "compiler", "console", "evaluate", "packaging", "server", "train")
 
 
 def module_files() -> Dict[str, str]:

@@ -56,3 +56,8 @@ def test_no_folder_imports_itself_through_others():
 def test_the_compiler_uses_the_runtime_and_not_the_other_way():
     folders = folder_graph(import_graph(), ("compiler", "runtime"))
     assert folders == {"compiler": {"runtime"}, "runtime": set()}
+
+
+def test_the_console_uses_the_server_and_not_the_other_way():
+    folders = folder_graph(import_graph(), ("console", "server"))
+    assert folders == {"console": {"server"}, "server": set()}

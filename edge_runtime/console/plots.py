@@ -12,7 +12,7 @@ W, H, PAD = 480, 200, 32
 def bars(series: Sequence[tuple[int, int, int]], title: str) -> str:
     """(time, total, part) per bar: the total as a light bar, the part darker over it."""
     top = max((total for _, total, _ in series), default=1) or 1
-    width = (W - 2 * PAD) / max(len(series), 1)
+    width = min((W - 2 * PAD) / max(len(series), 1), 36.0)
     parts = []
     for i, (start, total, part) in enumerate(series):
         x = PAD + i * width

@@ -38,16 +38,20 @@
   }
   picture.complete ? setup() : picture.addEventListener("load", setup);
 
-  function dab(ev) {
+  let last = null;
+  function dab(ev) {  // a round-capped stroke from the last point, so fast moves leave no gaps
     const rect = canvas.getBoundingClientRect();
     const x = (ev.clientX - rect.left) * canvas.width / rect.width;
     const y = (ev.clientY - rect.top) * canvas.height / rect.height;
-    const radius = Number(brush.value) * canvas.width / 512;
+    const radius = Math.max(Number(brush.value) * canvas.width / 512, 0.5);
     ctx.globalCompositeOperation = erasing ? "destination-out" : "source-over";
-    ctx.fillStyle = color || "#000000";
+    ctx.strokeStyle = ctx.fillStyle = color || "#000000";
+    ctx.lineWidth = 2 * radius;
+    ctx.lineCap = "round";
     ctx.beginPath();
-    ctx.arc(x, y, Math.max(radius, 0.5), 0, Math.PI * 2);
-    ctx.fill();
+    if (last) { ctx.moveTo(last.x, last.y); ctx.lineTo(x, y); ctx.stroke(); }
+    else { ctx.arc(x, y, radius, 0, Math.PI * 2); ctx.fill(); }
+    last = { x, y };
     painted = true;
   }
   canvas.addEventListener("pointerdown", (ev) => {
@@ -55,7 +59,7 @@
     drawing = true; canvas.setPointerCapture(ev.pointerId); dab(ev);
   });
   canvas.addEventListener("pointermove", (ev) => drawing && dab(ev));
-  canvas.addEventListener("pointerup", () => { drawing = false; });
+  canvas.addEventListener("pointerup", () => { drawing = false; last = null; });
 
   async function save(label) {
     const body = { label, mask: label === 1 && painted ? canvas.toDataURL("image/png") : null };
