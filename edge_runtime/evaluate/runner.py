@@ -67,6 +67,8 @@ def truth_map(sample: Sample, manifest: ModelManifest, shape: Sequence[int]) -> 
     if mask.shape[:2] != tuple(shape[:2]):
         raise DatasetError("mask is %dx%d but its image is %dx%d" % (mask.shape[1], mask.shape[0], shape[1],
                                                                      shape[0]), sample.mask_ref, sample.line)
+    if manifest.training.get("method") == "one-class":  # its map names no kind: every anomaly class counts
+        return (mask_to_labels(mask, sample.mask_classes) > 0).astype(np.uint8)
     classes = [MaskClass(c.name, c.color) for c in manifest.anomaly_classes]
     return class_lookup(sample, classes)[mask_to_labels(mask, sample.mask_classes)]
 

@@ -9,6 +9,7 @@ from typing import Optional
 from edge_runtime.errors import InvalidArgument
 from edge_runtime.modelpkg.manifest import TASKS
 from edge_runtime.train.backbones import backbone_names
+from edge_runtime.train.defaults import DEFAULT_TIME_BUDGET
 
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9-_.]{0,127}$")  # a Greengrass component name later
 DEFAULT_EPOCHS = {"classification": 6, "segmentation": 25}
@@ -24,7 +25,7 @@ class TrainConfig:
     output: str
     test_manifest: Optional[str] = None
     name: str = "model"
-    image_size: int = 224
+    image_size: Optional[int] = None  # None: chosen from the images' size and the time budget (defaults.py)
     epochs: Optional[int] = None
     seed: int = 0
     batch_size: Optional[int] = None
@@ -34,13 +35,16 @@ class TrainConfig:
     val_fraction: float = 0.2  # part of the training images held out to calibrate the threshold
     threads: int = 2
     views: int = 4  # cached augmented views of each training image (flips / rotations)
-    mirror_tta: bool = False  # classification: score = mean over the image and its mirror image
+    mirror_tta: Optional[bool] = None  # classification: score = mean over the image and its mirror; None: on
+    # when it scores at least as well on the validation images
+    time_budget: float = DEFAULT_TIME_BUDGET  # seconds: what the default input size is chosen to fit
+    normal_only: bool = False  # a one-class model on the normal images even when anomalies are labelled
     quiet: bool = False
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise InvalidArgument("--task must be one of %s, got %r" % (", ".join(TASKS), self.task))
-        if not 32 <= self.image_size <= 1024:
+        if self.image_size is not None and not 32 <= self.image_size <= 1024:
             raise InvalidArgument("--image-size must be within 32..1024 pixels, got %d" % self.image_size)
         if self.epochs is not None and not 1 <= self.epochs <= 1000:
             raise InvalidArgument("--epochs must be within 1..1000, got %d" % self.epochs)
@@ -58,6 +62,8 @@ class TrainConfig:
             raise InvalidArgument("views must be within 1..8, got %d" % self.views)
         if self.mirror_tta and self.task != "classification":
             raise InvalidArgument("--tta is for classification models only")
+        if not 30 <= self.time_budget <= 24 * 3600:
+            raise InvalidArgument("--time-budget must be within 30..86400 seconds, got %r" % self.time_budget)
         if self.threads < 1:
             raise InvalidArgument("threads must be >= 1, got %d" % self.threads)
 
