@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import signal
 import socket
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Mapping, Protocol
@@ -73,6 +74,10 @@ class ApiServer(ThreadingHTTPServer):
             self._slots.release()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            # the client went away mid-answer: browsers do this to every image a page leaves behind
+            log.debug("connection from %s closed by the client", client_address[0])
+            return
         log.warning("connection from %s ended with an error", client_address[0], exc_info=True)
 
     def server_close(self) -> None:
