@@ -35,7 +35,11 @@ def _versus(results: Dict[str, Any], ours: str, theirs: str) -> List[Dict[str, A
     for c, lv in sorted(mine.items()):
         o = other.get(c)
         if o and o["throughput_rps"]:
+            rounds = [x["throughput_rps"] / y["throughput_rps"] for x, y in zip(lv.get("per_round", []),
+                                                                                 o.get("per_round", []))
+                      if y["throughput_rps"]]
             rows.append({"concurrency": c, "throughput_ratio": round(lv["throughput_rps"] / o["throughput_rps"], 2),
+                         "per_round": [round(min(rounds), 2), round(max(rounds), 2)] if rounds else None,
                          "p99_ms": lv["latency_ms"]["p99"], "their_p99_ms": o["latency_ms"]["p99"],
                          "p99_equal_or_lower": (lv["latency_ms"]["p99"] or 0) <= (o["latency_ms"]["p99"] or 0)})
     return rows
@@ -127,14 +131,16 @@ def scenario_markdown(key: str, sc: Dict[str, Any]) -> List[str]:
             if res[name].get("idle_cpu_percent") is not None]
     if idle:
         lines += ["", "CPU with no requests in flight (one 3 s window, 100% = one core): " + ", ".join(idle) + "."]
-    lines += ["", "| engine | ours / theirs | clients | throughput ratio | our p99 ms | their p99 ms | p99 <= |",
+    lines += ["", "Throughput ratios pooled over the rounds; in brackets the lowest and highest single-round one.", "",
+              "| engine | ours / theirs | clients | throughput ratio | our p99 ms | their p99 ms | p99 <= |",
               "|---|---|---|---|---|---|---|"]
     for engine in ENGINES:
         for pair, rows in r.get(engine, {}).get("versus", {}).items():
             for row in rows:
-                lines.append("| %s | %s | %d | %.2fx | %s | %s | %s |" % (
-                    engine, pair, row["concurrency"], row["throughput_ratio"], row["p99_ms"], row["their_p99_ms"],
-                    "yes" if row["p99_equal_or_lower"] else "no"))
+                spread = " (%.2f-%.2f)" % tuple(row["per_round"]) if row.get("per_round") else ""
+                lines.append("| %s | %s | %d | %.2fx%s | %s | %s | %s |" % (
+                    engine, pair, row["concurrency"], row["throughput_ratio"], spread, row["p99_ms"],
+                    row["their_p99_ms"], "yes" if row["p99_equal_or_lower"] else "no"))
     lines += ["", "| series | engine in use | clients | req/s | p50 ms | p99 ms | mean batch | errors | server CPU % |",
               "|---|---|---|---|---|---|---|---|---|"]
     for name, entry in res.items():

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import glob
-import json
 import os
 import re
 import secrets
@@ -22,6 +21,7 @@ import tempfile
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
+from _client_driver import ClientDriver
 from _common import ROOT, WORK
 from _server_process import ServerProcess
 
@@ -126,7 +126,7 @@ class TritonTarget:
         self.frame_path = os.path.join(server.dir, "frame.npy")
         np.save(self.frame_path, frame)
         self.clients = clients
-        self.driver: Optional[subprocess.Popen] = None
+        self.driver: Optional[ClientDriver] = None
 
     @property
     def description(self) -> Dict[str, Any]:
@@ -136,34 +136,18 @@ class TritonTarget:
 
     def open(self) -> None:
         env = dict(os.environ, PYTHONPATH=ROOT, TRITON_ACCESS_TOKEN=self.server.access_token)
-        self.driver = subprocess.Popen([self.server.python, os.path.join(ROOT, "benchmarks", "_triton_client.py"),
-                                        "--url", self.server.url, "--frame", self.frame_path, "--transport",
-                                        self.transport, "--clients", str(self.clients)],
-                                       cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        ready = self._reply()
-        if not ready.get("ready"):
-            raise RuntimeError("Triton client driver did not start: %r" % ready)
-
-    def _reply(self) -> Dict[str, Any]:
-        assert self.driver is not None and self.driver.stdout is not None
-        line = self.driver.stdout.readline()
-        if not line:
-            raise RuntimeError("Triton client driver exited (rc %s)" % self.driver.poll())
-        return json.loads(line)
+        self.driver = ClientDriver([self.server.python, os.path.join(ROOT, "benchmarks", "_triton_client.py"),
+                                    "--url", self.server.url, "--frame", self.frame_path, "--transport",
+                                    self.transport, "--clients", str(self.clients)], env, ROOT)
+        self.driver.start()
 
     def worker(self) -> Worker:
         return Worker(lambda frame: None, lambda: None)  # the real clients live in the driver process
 
     def remote_load(self, concurrency: int, duration_s: float) -> Tuple[Load, float]:
         """(the cell's Load, the driver's CPU seconds) for `concurrency` clients over `duration_s`."""
-        assert self.driver is not None and self.driver.stdin is not None
-        self.driver.stdin.write(json.dumps({"concurrency": concurrency, "duration": duration_s}) + "\n")
-        self.driver.stdin.flush()
-        reply = self._reply()
-        load = Load(concurrency)
-        load.latencies, load.elapsed_s = list(reply["latencies"]), float(reply["elapsed_s"])
-        load.errors, load.first_error = dict(reply["errors"]), dict(reply["first_error"])
-        return load, float(reply["cpu_s"])
+        assert self.driver is not None
+        return self.driver.remote_load(concurrency, duration_s)
 
     def counters(self) -> Counters:
         m = self.server.metrics()
@@ -171,13 +155,5 @@ class TritonTarget:
                         frames=int(m["nv_inference_count"]))
 
     def close(self) -> None:
-        if self.driver is not None and self.driver.poll() is None:
-            assert self.driver.stdin is not None
-            with contextlib.suppress(BrokenPipeError):
-                self.driver.stdin.write(json.dumps({"quit": True}) + "\n")
-                self.driver.stdin.flush()
-            try:
-                self.driver.wait(20)
-            except subprocess.TimeoutExpired:
-                self.driver.kill()
-                self.driver.wait()
+        if self.driver is not None:
+            self.driver.close()

@@ -30,6 +30,7 @@ from _common import RESULTS, AgentProcess, compiled_package, demo_package, log, 
 from _compare_report import ENGINES, markdown, plot_scaling, ratios, series  # noqa: E402
 from _interleaved import measure_interleaved  # noqa: E402
 from _litserve import LitServeProcess, LitServeTarget  # noqa: E402
+from _series_client import SeparateTarget  # noqa: E402
 from _triton import TritonProcess, TritonTarget  # noqa: E402
 
 from edge_runtime.bench.config import ImageSpec, RunSettings, TargetSpec, parse_concurrency, parse_size  # noqa: E402
@@ -39,7 +40,7 @@ from edge_runtime.bench.report import (  # noqa: E402
     write_json,
     write_text,
 )
-from edge_runtime.bench.targets import AgentTarget, InProcessTarget, make_frame  # noqa: E402
+from edge_runtime.bench.targets import make_frame  # noqa: E402
 
 
 def open_targets(stack: contextlib.ExitStack, package: str, frame: np.ndarray, engine: str,
@@ -50,11 +51,13 @@ def open_targets(stack: contextlib.ExitStack, package: str, frame: np.ndarray, e
     agent.start_models("demo")
     lit = stack.enter_context(LitServeProcess(package, cpu_engine=cpu_engine))
     triton = stack.enter_context(TritonProcess(package, cpu_engine=cpu_engine))
-    targets: Dict[str, Any] = {series("in-process", engine): InProcessTarget(TargetSpec(
-        kind="in-process", location=package, model="demo", cpu_engine=cpu_engine))}
+    # the in-process engine and the agent's clients run in processes of their own, as Triton's clients do
+    targets: Dict[str, Any] = {series("in-process", engine): SeparateTarget(TargetSpec(
+        kind="in-process", location=package, model="demo", cpu_engine=cpu_engine), frame, clients)}
     for name, transport in (("agent inline", "inline"), ("agent shm", "shm")):
-        targets[series(name, engine)] = AgentTarget(TargetSpec(kind="socket", location=agent.target, model="demo",
-                                                               transport=transport, agent_pid=agent.pid))
+        targets[series(name, engine)] = SeparateTarget(TargetSpec(
+            kind="socket", location=agent.target, model="demo", transport=transport, agent_pid=agent.pid), frame,
+            clients)
     targets[series("litserve", engine)] = LitServeTarget(lit, "demo")
     for name, transport in (("triton grpc", "grpc"), ("triton shm", "shm")):
         targets[series(name, engine)] = TritonTarget(triton, transport, frame, clients)

@@ -157,9 +157,10 @@ def test_bf16_build_records_its_measured_change_and_is_refused_without_bf16(tiny
 def test_openvino_settings_follow_instances_threads_and_cpus():
     one = openvino_settings("f32", instances=1, threads_per_instance=0, cpus=4, max_batch_size=8)
     assert one.to_config() == {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY",
-                               "NUM_STREAMS": "1", "INFERENCE_NUM_THREADS": "4"}
+                               "NUM_STREAMS": "1", "INFERENCE_NUM_THREADS": "4", "ENABLE_CPU_PINNING": "NO"}
+    assert one.describe() == "f32, latency hint, 1 stream, 4 threads unpinned"
     two = openvino_settings("bf16", instances=2, threads_per_instance=3, cpus=4, max_batch_size=8)
     assert two.to_config() == {"INFERENCE_PRECISION_HINT": "bf16", "PERFORMANCE_HINT": "THROUGHPUT",
-                               "NUM_STREAMS": "2", "INFERENCE_NUM_THREADS": "6"}
+                               "NUM_STREAMS": "2", "INFERENCE_NUM_THREADS": "6", "ENABLE_CPU_PINNING": "NO"}
     with pytest.raises(ValueError, match="f32 or bf16"):
         openvino_settings("f16", 1, 0, 4, 8)
