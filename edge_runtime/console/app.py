@@ -58,6 +58,7 @@ class Console:
                body: bytes) -> HttpResponse:
         path = unquote(raw_path[len(PREFIX):]) or "/"
         request = Request(method.upper(), path, parse_qs(raw_query, keep_blank_values=True), headers, body)
+        request.console = self
         try:
             if path.startswith("/static/"):
                 return _static(path[len("/static/"):])

@@ -37,6 +37,7 @@ class Request:
     headers: dict[str, list[str]]
     body: bytes
     session: Any = None
+    console: Any = None  # the Console serving the request
     set_cookie: str = ""  # a Set-Cookie header for the response (sign-in, sign-out)
     _form: dict[str, list[str]] | None = field(default=None, repr=False)
 

@@ -127,12 +127,14 @@ def save_label(console: Any, request: Request, project: str, dataset_type: str, 
     if label not in (0, 1):
         raise ConsoleError("label must be 0 (normal) or 1 (anomaly), got %r" % (label,))
     ref = line["source-ref"]
-    key = None
+    key: str | None = None
+    used: list[int] = []
     classes = project_classes(console, project, line)
     if label == 1 and body.get("mask"):
-        key = _store_mask(console, project, dataset_type, entry_id, ref, str(body["mask"]), classes)
+        key, used = _store_mask(console, project, dataset_type, entry_id, ref, str(body["mask"]), classes)
     mask_ref = s3_uri(console.bucket, key) if key else None
-    new = line_for(ref, int(label), mask_ref, [(c.name, c.color) for c in classes] if key else ())
+    # the colour map names the classes painted, so the grid's class filter finds exactly these images
+    new = line_for(ref, int(label), mask_ref, [(classes[i - 1].name, classes[i - 1].color) for i in used])
     try:
         console.ops.call("UpdateDatasetEntries", ProjectName=project, DatasetType=dataset_type, Changes=changes([new]))
     except Exception:
@@ -143,8 +145,9 @@ def save_label(console: Any, request: Request, project: str, dataset_type: str, 
 
 
 def _store_mask(console: Any, project: str, dataset_type: str, entry_id: str, ref: str, encoded: str,
-                classes: list[AnomalyClass]) -> str | None:
-    """The painted mask stored as class colours on white; None when nothing was painted."""
+                classes: list[AnomalyClass]) -> tuple[str | None, list[int]]:
+    """The painted mask stored as class colours on white, and the class indices (1..) painted;
+    (None, []) when nothing was painted."""
     try:
         data = base64.b64decode(encoded.split(",", 1)[-1], validate=True)
     except (binascii.Error, ValueError):
@@ -154,10 +157,10 @@ def _store_mask(console: Any, project: str, dataset_type: str, entry_id: str, re
         raise ConsoleError("the stored image has no readable size", 500)
     rgb, used = quantize_mask(data, size, [c.color for c in classes])
     if not used:
-        return None
+        return None, []
     key = "masks/%s/%s/%s-%s.png" % (project, dataset_type, entry_id, uuid.uuid4().hex[:8])
     console.context.objects.put(console.bucket, key, encode_png(rgb), "image/png")
-    return key
+    return key, used
 
 
 ROUTES = [

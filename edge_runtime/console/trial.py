@@ -71,6 +71,19 @@ def detect_folder(console: Any, request: Request, project: str, version: str) ->
     return redirect(url("/p/%s/m/%s/trial" % (project, version)))
 
 
+def _added(request: Request, base: str, trial: Any) -> str:
+    """Where a trial image added to training is edited (its label or mask), as any dataset image."""
+    if not trial["added"]:
+        return ""
+    row = request.console.context.store.query_one(
+        "SELECT id FROM lv_dataset_entries WHERE project = ? AND dataset_type = 'train' AND source_ref = ?",
+        (trial["project"], trial["image_ref"]))
+    if row is None:
+        return " · added to training"
+    return ' · added to training: <a href="%s">fix its label or mask</a>' % e(
+        url("/p/%s/d/train/e/%d" % (trial["project"], row["id"])))
+
+
 def _row(request: Request, base: str, trial: Any) -> str:
     areas = "".join('<li><span class="swatch" style="background:%s"></span> %s: %.2f%%</li>'
                     % (e(a["color"]), e(a["name"]), 100 * a["area"]) for a in json.loads(trial["anomalies"]))
@@ -79,8 +92,7 @@ def _row(request: Request, base: str, trial: Any) -> str:
     checked = ""
     if trial["verdict"]:
         checked = '<p>Marked <strong>%s</strong>: label %s%s</p>' % (
-            e(trial["verdict"]), "anomaly" if trial["label"] else "normal", " · added to training" if trial["added"]
-            else "")
+            e(trial["verdict"]), "anomaly" if trial["label"] else "normal", _added(request, base, trial))
     buttons = "".join(form(url("%s/trial/%d/verify" % (base, trial["id"])), request.session,
                            '<input type="hidden" name="verdict" value="%s">' % v, label, "inline")
                       for v, label in (("correct", "Correct"), ("incorrect", "Incorrect")))

@@ -33,7 +33,7 @@ class TrainingJob:
     package_dir: str
     epochs: int | None = None
     image_size: int | None = None
-    progress: Optional[ProgressSink] = None  # the trainer's progress lines (shown as the model's StatusMessage)
+    progress: Optional[ProgressSink] = None  # the trainer's progress lines (the model's StatusMessage); see run_trainer
 
 
 Trainer = Callable[[TrainingJob], str]
@@ -64,7 +64,12 @@ def train_with_library(job: TrainingJob) -> str:
                          test_fraction=TEST_FRACTION)
     if job.image_size is not None:
         config = dataclasses.replace(config, image_size=job.image_size)
+    return train_model(config).package_dir
+
+
+def run_trainer(trainer: Trainer, job: TrainingJob) -> str:
+    """Call a trainer; progress it reports with edge_runtime.progress on this thread reaches `job.progress`."""
     if job.progress is None:
-        return train_model(config).package_dir
+        return trainer(job)
     with lines_to(job.progress):
-        return train_model(config).package_dir
+        return trainer(job)

@@ -96,6 +96,9 @@ def test_a_local_segmentation_manifest_is_copied_into_the_store(browser, server,
     assert len(masked) == 3 and all(e["anomaly-mask-ref"].startswith("s3://edge-runtime-console/") for e in masked)
     grid = browser.get("/p/parts/d/train").text
     assert grid.count('class="mask"') == 3
+    scratched = sum(1 for e in masked if any(c["class-name"] == "scratch" for c in
+                                             e["anomaly-mask-ref-metadata"]["internal-color-map"].values()))
+    assert browser.get("/p/parts/d/train?label=anomaly&cls=scratch").text.count('class="tile"') == scratched
 
 
 def test_an_s3_manifest_goes_to_create_dataset(browser, server, tmp_path):

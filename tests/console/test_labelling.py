@@ -54,6 +54,9 @@ def test_a_painted_mask_is_saved_as_lookout_would(browser, server):
     colours = {tuple(int(v) for v in c) for c in stored.reshape(-1, 3)}
     assert colours == {(255, 255, 255), (12, 89, 232)}  # BGR: only background and the class colour
     assert (stored[20, 20] == (12, 89, 232)).all() and (stored[60, 60] == 255).all()
+    browser.post("/p/seg/classes", {"name": "dent", "color": "#1971c2"}, referer="/p/seg/d/train/e/1")
+    assert browser.get("/p/seg/d/train?label=anomaly&cls=scratch").text.count('class="tile"') == 1
+    assert browser.get("/p/seg/d/train?label=anomaly&cls=dent").text.count('class="tile"') == 0
     editor = browser.get("/p/seg/d/train/e/1").text
     assert 'data-mask="/console/object?ref=s3%3A%2F%2Fedge-runtime-console%2Fmasks' in editor
 

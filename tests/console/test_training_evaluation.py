@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 from edge_runtime.server.config import TrainingConfig
 from tests.console.images import write_folder
@@ -76,3 +77,28 @@ def test_training_a_project_without_a_train_dataset_says_why(browser):
 
 def test_an_evaluation_before_training_finished_says_so(browser, server):
     assert browser.get("/p/none/m/1/evaluation").status == 404
+
+
+def test_the_model_page_shows_training_progress_live(start_console, tmp_path):
+    from tests.console import progress_training
+
+    progress_training.RELEASE.clear()
+    server = start_console(training=TrainingConfig(trainer=progress_training.TRAINER))
+    browser = _signed_in(server)
+    browser.post("/projects", {"name": "slow"})
+    write_folder(str(tmp_path / "train"), normal=5, anomaly=5)
+    browser.post("/p/slow/datasets", {"dataset_type": "train", "source": "folder", "location": str(tmp_path / "train")})
+    browser.post("/p/slow/models", {})
+    lv = server.client()
+    message = ""
+    for _ in range(300):
+        message = browser.get("/api/p/slow/m/1/status").json()["message"]
+        if "[train] 1/3" in message:
+            break
+        time.sleep(0.1)
+    assert message.startswith("training: [train] 1/3 loss 0.700 elapsed"), message
+    described = lv.describe_model(ProjectName="slow", ModelVersion="1")["ModelDescription"]
+    assert described["Status"] == "TRAINING" and described["StatusMessage"] == message  # boto3 sees it too
+    assert 'data-status-url="/console/api/p/slow/m/1/status"' in browser.get("/p/slow/m/1").text
+    progress_training.RELEASE.set()
+    assert wait_for(model_status(lv, "slow", "1"), ("TRAINED", "TRAINING_FAILED")) == "TRAINED"

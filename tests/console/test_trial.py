@@ -47,6 +47,9 @@ def test_trials_are_detected_verified_and_added_to_training(start_console, tmp_p
     lines = [json.loads(x) for x in server.client().list_dataset_entries(
         ProjectName="line", DatasetType="train", SourceRefContains="trials/")["DatasetEntries"]]
     assert sorted(line["anomaly-label"] for line in lines) == [1, 1]
+    fixed = browser.get("/p/line/m/1/trial").text
+    links = re.findall(r'added to training: <a href="/console(/p/line/d/train/e/\d+)">fix its label or mask</a>', fixed)
+    assert len(links) == 2 and 'id="editor"' in browser.get(links[0]).text
     overview = browser.get("/p/line").text
     assert re.search(r'id="images-processed">2<', overview) and re.search(r'id="anomalies-found">1<', overview)
     assert 'id="anomaly-ratio">50.0%<' in overview and '<svg class="plot"' in overview

@@ -26,7 +26,7 @@ from edge_runtime.server.context import ServerContext
 from edge_runtime.server.operations.common import dumps
 from edge_runtime.server.operations.entries import map_refs, refs_of
 from edge_runtime.server.operations.entries import write_manifest as write_entries
-from edge_runtime.server.training import SPLIT_SEED, TEST_FRACTION, TrainingJob, load_trainer
+from edge_runtime.server.training import SPLIT_SEED, TEST_FRACTION, TrainingJob, load_trainer, run_trainer
 from edge_runtime.server.training_inputs import TrainingInputs
 
 log = logging.getLogger(__name__)
@@ -131,7 +131,7 @@ def run_training(ctx: ServerContext, project: str, version: int) -> None:
                           epochs=config.epochs, image_size=config.image_size,
                           progress=lambda line: _set(ctx, project, version, "TRAINING", "training: " + public_message(
                               ctx, os.path.join(folder, "work"), line)))
-        package = load_trainer(config.trainer)(job)
+        package = run_trainer(load_trainer(config.trainer), job)
         _set(ctx, project, version, "TRAINING", "evaluating the model on the test images")
         _finish(ctx, project, version, package, test_path)
     except EdgeRuntimeError as exc:
