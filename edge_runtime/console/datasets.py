@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from edge_runtime.console import imports
+from edge_runtime.console.classes import project_classes
 from edge_runtime.console.files import object_url
 from edge_runtime.console.http import ConsoleError, HttpResponse, Request, html, json_response, redirect, url
 from edge_runtime.console.images import CONTENT_TYPES, check_image
@@ -111,7 +112,7 @@ def grid(console: Any, request: Request, project: str, dataset_type: str) -> Htt
     tiles = "".join(_tile(project, dataset_type, r, query) for r in rows) or '<p class="empty">No images here.</p>'
     remove = form(url(base + "/delete"), request.session, "", "Delete dataset", "inline",
                   "Delete the %s dataset of %s?" % (dataset_type, project))
-    body = (summary + upload + _filters(base, label, cls, console.state.classes(project)) + pager
+    body = (summary + upload + _filters(base, label, cls, project_classes(console, project, {})) + pager
             + '<div class="grid" id="grid">%s</div>' % tiles + pager + remove)
     return html(page("%s · %s dataset" % (project, dataset_type), body, request.session,
                      [(project, url("/p/" + project)), (dataset_type, url(base))], ["console.js", "upload.js"]))

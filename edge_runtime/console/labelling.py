@@ -14,6 +14,7 @@ import re
 import uuid
 from typing import Any
 
+from edge_runtime.console.classes import project_classes
 from edge_runtime.console.datasets import DATASET, LABEL_WORDS, _where
 from edge_runtime.console.files import object_url, read_object
 from edge_runtime.console.http import ConsoleError, HttpResponse, Request, html, json_response, redirect, url
@@ -47,21 +48,6 @@ def _neighbours(console: Any, project: str, dataset_type: str, entry_id: int, la
     after = store.query_one("SELECT MIN(id) FROM lv_dataset_entries WHERE %s AND id > ?" % where,
                             tuple(args + [entry_id]))
     return (before[0] if before else None), (after[0] if after else None)
-
-
-def project_classes(console: Any, project: str, line: dict[str, Any]) -> list[AnomalyClass]:
-    """The classes added in the console, then those the colour maps of the line and of the project's
-    masked entries name (imported manifests), each name once, in a stable order."""
-    classes = list(console.state.classes(project))
-    known = {c.name for c in classes}
-    rows = console.context.store.query("SELECT line FROM lv_dataset_entries WHERE project = ? AND "
-                                       "instr(line, 'internal-color-map') > 0 ORDER BY id LIMIT 20", (project,))
-    for other in [line] + [json.loads(r["line"]) for r in rows]:
-        for name, color in mask_of(other)[1]:
-            if name not in known:
-                classes.append(AnomalyClass(name, color))
-                known.add(name)
-    return classes
 
 
 def editor(console: Any, request: Request, project: str, dataset_type: str, entry_id: str) -> HttpResponse:

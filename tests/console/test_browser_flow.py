@@ -57,7 +57,6 @@ def _upload_and_label(page, base: str, image: str) -> None:
     page.set_input_files("#files", [image, image])
     expect(page.locator("#grid .tile")).to_have_count(22, timeout=60_000)
     page.goto(base + "/console/p/flow/d/test?label=unlabelled")
-    screenshot(page, "dataset")
     page.click("#grid .tile a >> nth=0")
     page.wait_for_selector("#picture")
     first = page.url
@@ -73,6 +72,9 @@ def _upload_and_label(page, base: str, image: str) -> None:
     screenshot(page, "labelling")
     page.keyboard.press("s")  # anomaly with the painted mask
     page.wait_for_selector("text=Saved as anomaly with its mask.")
+    page.goto(base + "/console/p/flow/d/train?label=anomaly")
+    _settle(page, "() => Array.from(document.images).every((i) => i.complete)")
+    screenshot(page, "dataset")
 
 
 def _train_and_evaluate(page, base: str) -> int:
