@@ -30,6 +30,9 @@ def register(subparsers: Any) -> None:
                              "DATA/server-credentials")
     parser.add_argument("--no-auth", action="store_true",
                         help="accept unsigned requests (only allowed when --address is a loopback address)")
+    parser.add_argument("--console-bucket", default=None,
+                        help="bucket for the web console's uploads, masks, trials and model outputs (default "
+                             "edge-runtime-console; with --s3/--s3-endpoint it must exist and be writable)")
     parser.add_argument("--train-epochs", type=int, default=None, help="epochs for CreateModel (trainer default)")
     parser.add_argument("--train-image-size", type=int, default=None, help="training image size (trainer default)")
     parser.add_argument("--trainer", default=None, help="module:function that trains a TrainingJob (advanced)")
@@ -87,7 +90,8 @@ def run_server(args: argparse.Namespace) -> int:
 
         print(AWS_DATA_PATH)
         return 0
-    from edge_runtime.console import PREFIX, console_mount
+    from edge_runtime.console import PREFIX, console_mount, console_mount_with
     from edge_runtime.server.app import serve
 
-    return serve(build_config(args), {PREFIX: console_mount})
+    mount = console_mount_with(args.console_bucket) if args.console_bucket else console_mount
+    return serve(build_config(args), {PREFIX: mount})

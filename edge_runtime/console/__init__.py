@@ -12,11 +12,22 @@ from typing import Any
 
 from edge_runtime.console.http import PREFIX
 
-__all__ = ["PREFIX", "console_mount"]
+__all__ = ["DEFAULT_BUCKET", "PREFIX", "console_mount", "console_mount_with"]
+
+
+DEFAULT_BUCKET = "edge-runtime-console"
 
 
 def console_mount(context: Any, dispatcher: Any) -> Any:
-    """The mount factory `create_server` takes for PREFIX."""
+    """The mount factory `create_server` takes for PREFIX; uploads go to DEFAULT_BUCKET."""
     from edge_runtime.console.app import Console
 
-    return Console(context, dispatcher)
+    return Console(context, dispatcher, DEFAULT_BUCKET)
+
+
+def console_mount_with(bucket: str) -> Any:
+    """A mount factory whose uploads, masks, trials and model outputs go to `bucket` (with S3 storage, one
+    the server may write)."""
+    from edge_runtime.console.app import Console
+
+    return lambda context, dispatcher: Console(context, dispatcher, bucket)

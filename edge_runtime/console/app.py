@@ -40,7 +40,7 @@ PUBLIC = ("/signin",)
 
 
 class Console:
-    def __init__(self, context: Any, dispatcher: Any, bucket: str = "edge-runtime-console") -> None:
+    def __init__(self, context: Any, dispatcher: Any, bucket: str) -> None:
         self.context = context
         self.ops = Operations(dispatcher)
         auth = context.config.auth

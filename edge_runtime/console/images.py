@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Sequence
+from typing import Any, Sequence
 
 import cv2
 import numpy as np
@@ -65,21 +65,22 @@ def thumbnail(data: bytes, width: int) -> bytes:
 
 
 class ThumbnailCache:
-    """The last `capacity` thumbnails in memory; stored objects never change under a key the console wrote."""
+    """The last `capacity` thumbnails (or predicted masks) in memory, thread-safe; stored objects never
+    change under a key the console wrote."""
 
     def __init__(self, capacity: int = 4096) -> None:
-        self._items: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+        self._items: OrderedDict[tuple[str, Any], bytes] = OrderedDict()
         self._capacity = capacity
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[str, int]) -> bytes | None:
+    def get(self, key: tuple[str, Any]) -> bytes | None:
         with self._lock:
             value = self._items.get(key)
             if value is not None:
                 self._items.move_to_end(key)
             return value
 
-    def put(self, key: tuple[str, int], value: bytes) -> None:
+    def put(self, key: tuple[str, Any], value: bytes) -> None:
         with self._lock:
             self._items[key] = value
             while len(self._items) > self._capacity:

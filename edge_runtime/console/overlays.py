@@ -13,6 +13,7 @@ from typing import Any
 
 from edge_runtime.console.files import read_object
 from edge_runtime.console.http import ConsoleError, HttpResponse, Request, data
+from edge_runtime.console.images import ThumbnailCache
 from edge_runtime.console.projects import NAME
 from edge_runtime.server.hosted import HostedModel, decode_request_image, detect, load_hosted
 
@@ -31,7 +32,9 @@ class LoadedModels:
                 model = load_hosted(package_dir)
                 self._models[package_dir] = model
                 while len(self._models) > MAX_MODELS:
-                    self._models.popitem(last=False)[1].predictor.close()
+                    evicted = self._models.popitem(last=False)[1]
+                    with evicted.lock:  # not while another request is predicting with it
+                        evicted.predictor.close()
             self._models.move_to_end(package_dir)
             return model
 
@@ -53,17 +56,15 @@ def predict(console: Any, project: str, version: str, image: bytes) -> dict[str,
 
 def predicted_mask(console: Any, request: Request, project: str, version: str) -> HttpResponse:
     ref = request.arg("ref")
-    cache = console.services.setdefault("predicted", OrderedDict())
-    key = (project, version, ref)
+    cache = console.services.setdefault("predicted", ThumbnailCache(2048))  # (key) -> PNG, thread-safe LRU
+    key = ("%s/%s" % (project, version), ref)
     body = cache.get(key)
     if body is None:
         result = predict(console, project, version, read_object(console, ref))
         if "AnomalyMask" not in result:
             raise ConsoleError("model %s/%s is a classification model: it predicts no mask" % (project, version), 404)
         body = bytes(result["AnomalyMask"])
-        cache[key] = body
-        while len(cache) > 2048:
-            cache.popitem(last=False)
+        cache.put(key, body)
     return data(body, "image/png")
 
 

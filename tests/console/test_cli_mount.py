@@ -22,3 +22,11 @@ def test_the_banner_names_a_one_time_link(server):
     banner = server.console.banner(server.url + PREFIX)
     token = banner.split("signin?token=")[1].rstrip(")")
     assert server.console.sessions.use_link(token) and not server.console.sessions.use_link(token)
+
+
+def test_the_console_bucket_is_an_option(monkeypatch, tmp_path, server):
+    seen = {}
+    monkeypatch.setattr("edge_runtime.server.app.serve", lambda config, mounts=None: seen.update(mounts) or 0)
+    assert main(["server", "--no-auth", "--data", str(tmp_path), "--console-bucket", "plant-7"]) == 0
+    assert seen[PREFIX](server.context, server.server.dispatcher).bucket == "plant-7"
+    assert server.console.bucket == "edge-runtime-console"
