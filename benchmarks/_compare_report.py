@@ -125,7 +125,9 @@ def _ratio_lines(r: Dict[str, Any]) -> List[str]:
 def scenario_markdown(key: str, sc: Dict[str, Any]) -> List[str]:
     r, res = sc["ratios"], sc["results"]
     lines = ["## Scenario `%s`: %s" % (key, sc["title"]), "",
-             "Package `%s`, frames %s (synthetic). %s" % (sc["package"], sc["frame"], sc["about"]), ""]
+             "Package `%s`, frames %s (synthetic). %s" % (sc["package"], sc["frame"], sc["about"])
+             + (" Measured %s (load average %s at the start)." % (sc["measured"], sc.get("loadavg_start"))
+                if sc.get("measured") else ""), ""]
     lines += _ratio_lines(r)
     idle = ["%s %s%%" % (name, res[name].get("idle_cpu_percent")) for name in res
             if res[name].get("idle_cpu_percent") is not None]
@@ -173,7 +175,10 @@ def markdown(data: Dict[str, Any]) -> str:
               "time; cells pool their rounds (%.0f s warm-up per series first). LitServe is paused (SIGSTOP) "
               "while others run (it burns CPU idle)." % (st["rounds"], st["duration_s"], st["warmup_s"]),
               "- Clients: one per thread, closed loop, the same runner (`edge_runtime.bench.runner.run_load`). "
-              "Agent: `EdgeAgentClient` (inline bytes or its own shm segment). LitServe: JSON over HTTP with "
+              "The in-process engine and the agent's clients run in processes of their own "
+              "(benchmarks/_series_client.py), so none shares a GIL with another series; LitServe's clients "
+              "run in the runner. Agent: `EdgeAgentClient` (inline bytes or its own shm segment). LitServe: JSON "
+              "over HTTP with "
               "the frame base64-encoded. Triton: `tritonclient.grpc`, in-band or with Triton system shared "
               "memory (one registered region per client); its clients run in a separate Python 3.12 process "
               "(benchmarks/_triton_client.py) because tritonclient needs protobuf 6.",
