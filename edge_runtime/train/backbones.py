@@ -78,11 +78,12 @@ def default_lite0_weights() -> str:
     return str(package.EfficientnetLite0ModelFile.get_model_file_path())
 
 
-def build_efficientnet_lite0(image_size: Tuple[int, int], weights: Optional[str]) -> StageChain:
+def build_efficientnet_lite0(image_size: Tuple[int, int], weights: Optional[str], fine: bool = False
+                             ) -> StageChain:
     """EfficientNet-Lite0 (ReLU6, no squeeze-excite) with static TF-style padding for (height, width).
 
-    Stages: stem+blocks 0-2 (stride 4), block 3 (stride 8), block 4 (tap s8, 40 ch), blocks 5-10
-    (tap s16, 112 ch), blocks 11-15 (tap s32, 320 ch).
+    Stages: stem+blocks 0-2 (stride 4, a tap with `fine`: 24 ch), block 3 (stride 8), block 4 (tap s8, 40 ch),
+    blocks 5-10 (tap s16, 112 ch), blocks 11-15 (tap s32, 320 ch).
     """
     lite = require("efficientnet_lite_pytorch", "train")
     net = lite.EfficientNet.from_name("efficientnet-lite0", image_size=list(image_size))
@@ -91,11 +92,14 @@ def build_efficientnet_lite0(image_size: Tuple[int, int], weights: Optional[str]
     blocks = list(net._blocks)
     stem = nn.Sequential(net._conv_stem, net._bn0, nn.ReLU6(), *blocks[0:3])
     stages = [stem, blocks[3], blocks[4], nn.Sequential(*blocks[5:11]), nn.Sequential(*blocks[11:16])]
+    if fine:
+        info = BackboneInfo(BackboneName.EFFICIENTNET_LITE0.value, (24, 40, 112, 320), (4, 8, 16, 32), path)
+        return StageChain(stages, taps=(0, 2, 3, 4), info=info)
     info = BackboneInfo(BackboneName.EFFICIENTNET_LITE0.value, (40, 112, 320), (8, 16, 32), path)
     return StageChain(stages, taps=(2, 3, 4), info=info)
 
 
-def build_tiny(image_size: Tuple[int, int], weights: Optional[str]) -> StageChain:
+def build_tiny(image_size: Tuple[int, int], weights: Optional[str], fine: bool = False) -> StageChain:
     """Six small 3x3 convolutions with a fixed seed: seconds to train, for tests of the plumbing."""
     def conv(cin: int, cout: int, stride: int = 2) -> nn.Module:
         return nn.Sequential(nn.Conv2d(cin, cout, 3, stride=stride, padding=1), nn.BatchNorm2d(cout), nn.ReLU6())
@@ -103,14 +107,18 @@ def build_tiny(image_size: Tuple[int, int], weights: Optional[str]) -> StageChai
     with torch.random.fork_rng():
         torch.manual_seed(1234)
         stages = [nn.Sequential(conv(3, 8), conv(8, 12)), conv(12, 16), conv(16, 16, 1), conv(16, 24), conv(24, 32)]
-    info = BackboneInfo(BackboneName.TINY.value, (16, 24, 32), (8, 16, 32), weights or "random (seed 1234)")
-    chain = StageChain(stages, taps=(2, 3, 4), info=info)
+    if fine:
+        info = BackboneInfo(BackboneName.TINY.value, (12, 16, 24, 32), (4, 8, 16, 32), weights or "random (seed 1234)")
+        chain = StageChain(stages, taps=(0, 2, 3, 4), info=info)
+    else:
+        info = BackboneInfo(BackboneName.TINY.value, (16, 24, 32), (8, 16, 32), weights or "random (seed 1234)")
+        chain = StageChain(stages, taps=(2, 3, 4), info=info)
     if weights:
         _load_state(chain, weights)
     return chain
 
 
-BUILDERS: Dict[BackboneName, Callable[[Tuple[int, int], Optional[str]], StageChain]] = {
+BUILDERS: Dict[BackboneName, Callable[[Tuple[int, int], Optional[str], bool], StageChain]] = {
     BackboneName.EFFICIENTNET_LITE0: build_efficientnet_lite0,
     BackboneName.TINY: build_tiny,
 }
@@ -124,12 +132,12 @@ def parse_backbone_name(name: str) -> BackboneName:
         raise InvalidArgument("unknown backbone %r; expected one of: %s" % (name, known)) from None
 
 
-def build_backbone(name: str, image_size: Union[int, Tuple[int, int]], weights: Optional[str] = None
-                   ) -> StageChain:
+def build_backbone(name: str, image_size: Union[int, Tuple[int, int]], weights: Optional[str] = None,
+                   fine: bool = False) -> StageChain:
     """A StageChain in eval mode for `image_size` (side, or (height, width)); `weights` replaces the default
-    weights (a state dict path)."""
+    weights (a state dict path); `fine` adds the stride-4 tap first (segmentation: thin defects)."""
     size = (image_size, image_size) if isinstance(image_size, int) else (int(image_size[0]), int(image_size[1]))
-    chain = BUILDERS[parse_backbone_name(name)](size, weights)
+    chain = BUILDERS[parse_backbone_name(name)](size, weights, fine)
     chain.eval()
     return chain
 

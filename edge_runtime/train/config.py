@@ -38,6 +38,8 @@ class TrainConfig:
     mirror_tta: Optional[bool] = None  # classification: score = mean over the image and its mirror; None: on
     # when it scores at least as well on the validation images
     time_budget: float = DEFAULT_TIME_BUDGET  # seconds: what the default input size is chosen to fit
+    one_class_signal: Optional[bool] = None  # classification: blend in the one-class score (None: when
+    # validation says it helps)
     normal_only: bool = False  # a one-class model on the normal images even when anomalies are labelled
     quiet: bool = False
 

@@ -50,20 +50,35 @@ class PooledClassifierHead(nn.Module):
 
 
 class SegmentationDecoder(nn.Module):
-    """FPN-lite: 1x1 laterals to a common width, upsample-and-add at stride 8, 3x3 refine, classifier."""
+    """FPN-lite: 1x1 laterals to a common width, upsample-and-add at stride 8, 3x3 refine, classifier.
 
-    def __init__(self, tap_channels: Sequence[int], num_classes: int, width: int = 64) -> None:
+    With `fine` the first tap is the backbone's stride-4 stage: the refined stride-8 map is upsampled, added
+    to that tap's lateral and refined once more, so the logits are at stride 4 (thin defects such as
+    cracks a few pixels wide are otherwise blurred over an 8-pixel cell).
+    """
+
+    def __init__(self, tap_channels: Sequence[int], num_classes: int, width: int = 64, fine: bool = False) -> None:
         super().__init__()
-        self.lateral = nn.ModuleList([_conv_bn(c, width) for c in tap_channels])
+        self.fine = fine
+        coarse = tap_channels[1:] if fine else tap_channels
+        self.lateral = nn.ModuleList([_conv_bn(c, width) for c in coarse])
         self.refine = nn.Sequential(_conv_bn(width, width, 3, groups=width), _conv_bn(width, width),
                                     _conv_bn(width, width, 3, groups=width), _conv_bn(width, width))
+        if fine:
+            self.fine_lateral = _conv_bn(tap_channels[0], width)
+            self.fine_refine = nn.Sequential(_conv_bn(width, width, 3, groups=width), _conv_bn(width, width))
         self.classify = nn.Conv2d(width, num_classes, 1)
 
     def forward(self, taps: Sequence[torch.Tensor]) -> torch.Tensor:
-        x = self.lateral[0](taps[0])
-        for lateral, tap in zip(self.lateral[1:], taps[1:]):
+        coarse = taps[1:] if self.fine else taps
+        x = self.lateral[0](coarse[0])
+        for lateral, tap in zip(self.lateral[1:], coarse[1:]):
             x = x + F.interpolate(lateral(tap), size=x.shape[-2:], mode="bilinear", align_corners=False)
-        return self.classify(self.refine(x))  # logits at the first tap's stride
+        x = self.refine(x)
+        if self.fine:
+            up = F.interpolate(x, size=taps[0].shape[-2:], mode="bilinear", align_corners=False)
+            x = self.fine_refine(self.fine_lateral(taps[0]) + up)
+        return self.classify(x)  # logits at the first tap's stride
 
 
 def upsample_logits(logits: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:

@@ -21,7 +21,7 @@ runtime serve it unchanged. The threshold comes from the normal validation image
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -143,34 +143,37 @@ def greedy_coreset(points: torch.Tensor, size: int, seed: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def patch_descriptors(cache: FeatureCache, batch_size: int = 32) -> torch.Tensor:
-    """Every position of every cached row as a float32 [rows * h * w, D] matrix."""
+def sample_descriptors(cache: FeatureCache, rows: torch.Tensor, limit: int, seed: int, batch_size: int = 32
+                       ) -> Tuple[torch.Tensor, int]:
+    """Patch descriptors of the given cache rows as float32 [<= limit, D], an even random sample when there
+    are more than `limit` (drawn batch by batch: the full set is never held, it can be a gigabyte); also
+    returns how many patches there were."""
     describe = PatchDescriptor()
-    rows = []
-    for start in range(0, len(cache.labels), batch_size):
-        features = describe([t[start:start + batch_size].float() for t in cache.taps])
-        rows.append(features.permute(0, 2, 3, 1).reshape(-1, features.shape[1]))
-    return torch.cat(rows)
+    generator = torch.Generator().manual_seed(seed)
+    per_row = int(cache.taps[0].shape[-2] * cache.taps[0].shape[-1])  # descriptors are on the first tap's grid
+    share = min(per_row, -(-limit // max(1, len(rows))))  # per row, rounded up
+    kept: List[torch.Tensor] = []
+    for start in range(0, len(rows), batch_size):
+        features = describe([t[rows[start:start + batch_size]].float() for t in cache.taps])
+        for row in features.permute(0, 2, 3, 1).reshape(len(features), per_row, -1):
+            kept.append(row[torch.randperm(per_row, generator=generator)[:share]].clone())
+    total = per_row * len(rows)
+    return torch.cat(kept)[:limit], total
 
 
 @torch.no_grad()
-def fit_memory_bank(backbone: StageChain, cache: FeatureCache, seed: int, bank_size: int = BANK_SIZE,
-                    quiet: bool = False) -> Tuple[torch.Tensor, dict]:
+def fit_memory_bank(backbone: Optional[StageChain], cache: FeatureCache, seed: int, bank_size: int = BANK_SIZE,
+                    quiet: bool = False) -> Tuple[torch.Tensor, Dict[str, Any]]:
     """The coreset of the normal rows' patch descriptors; returns (bank [M, D], a summary)."""
     normal = torch.nonzero(cache.labels < 0.5).flatten()
     if len(normal) == 0:
         raise ValueError("a one-class model needs normal images")
-    sub = FeatureCache([t[normal] for t in cache.taps], cache.labels[normal], None, 1, len(normal))
-    patches = patch_descriptors(sub)
-    total = len(patches)
-    generator = torch.Generator().manual_seed(seed)
-    if total > CANDIDATES:
-        patches = patches[torch.randperm(total, generator=generator)[:CANDIDATES]]
+    patches, total = sample_descriptors(cache, normal, CANDIDATES, seed)
     progress = Progress("memory bank", 1, quiet=quiet)
     bank = patches[greedy_coreset(patches, min(bank_size, len(patches)), seed)].clone()
     progress.step(note="%d of %d patches" % (len(bank), total))
     return bank, {"method": "patch memory bank (greedy coreset)", "bank_size": int(len(bank)),
-                  "patches": int(total), "descriptor_dims": int(bank.shape[1]),
+                  "patches": int(total), "candidates": int(len(patches)), "descriptor_dims": int(bank.shape[1]),
                   "normal_rows": int(len(normal))}
 
 

@@ -29,6 +29,7 @@ from edge_runtime.train.defaults import Choice, choose_image_size, prefer_tta
 from edge_runtime.train.export import export_onnx, verify_onnx
 from edge_runtime.train.features import FeatureCache, TapRunner, build_cache, normalise, views_for
 from edge_runtime.train.heads import ClassifierNet
+from edge_runtime.train.hybrid import HybridNet, judge_blend
 from edge_runtime.train.oneclass import OneClassNet, fit_memory_bank, one_class_scores
 from edge_runtime.train.package import check_output_free, staged_package, write_calibration
 from edge_runtime.train.plan import ONE_CLASS, DataPlan, plan_data
@@ -69,6 +70,21 @@ def _choose_tta(net: ClassifierNet, val_cache: FeatureCache) -> Tuple[np.ndarray
     return (both if keep else plain), why
 
 
+def _add_one_class(config: TrainConfig, backbone: StageChain, net: ClassifierNet, fit_cache: FeatureCache,
+                   val_cache: FeatureCache, scores: np.ndarray) -> Tuple[torch.nn.Module, np.ndarray, str]:
+    """The one-class score beside the head: kept when asked for, or when validation says it helps."""
+    bank, _ = fit_memory_bank(backbone, _first_view(fit_cache), config.seed, quiet=config.quiet)
+    one_class = one_class_scores(OneClassNet(backbone, bank), _first_view(val_cache))
+    labels = val_cache.labels[:val_cache.images_per_view].numpy()
+    blend, keep, info = judge_blend(labels, scores, one_class)
+    keep = keep if config.one_class_signal is None else blend.weight > 0
+    why = "one-class signal %s: validation ROC AUC %.4f blended (weight %.3f), %.4f head alone" % (
+        "on" if keep else "off", info["validation_roc_auc_blend"], blend.weight, info["validation_roc_auc_head"])
+    if not keep:
+        return net, scores, why
+    return HybridNet(net, bank, blend).eval(), blend.apply(scores, one_class), why
+
+
 def _train_network(config: TrainConfig, backbone: StageChain, plan: DataPlan, fit: ImageSet, val: ImageSet,
                    spec: InputSpec) -> Tuple[torch.nn.Module, np.ndarray, List[float], List[str]]:
     """(network, validation scores, loss per epoch, choices made); the backbone stays frozen, its taps cached."""
@@ -83,10 +99,16 @@ def _train_network(config: TrainConfig, backbone: StageChain, plan: DataPlan, fi
     if classification:
         net, losses = train_classifier(backbone, fit_cache, val_cache, config.effective_epochs,
                                        config.effective_batch_size, config.seed, config.quiet, mirror)
+        notes: List[str] = []
         if config.mirror_tta is None:
             scores, why = _choose_tta(net, val_cache)
-            return net, scores, losses, [why]
-        return net, head_scores(net.head, val_cache), losses, []
+            notes.append(why)
+        else:
+            scores = head_scores(net.head, val_cache)
+        if config.one_class_signal is False:
+            return net, scores, losses, notes
+        hybrid, scores, why = _add_one_class(config, backbone, net, fit_cache, val_cache, scores)
+        return hybrid, scores, losses, notes + [why]
     seg_net, losses = train_segmenter(backbone, fit_cache, len(plan.mask_classes) + 1, config.effective_epochs,
                                       config.effective_batch_size, config.seed, config.quiet)
     return seg_net, segmenter_scores(seg_net, val_cache), losses, []
@@ -187,7 +209,8 @@ def train_model(config: TrainConfig) -> TrainResult:
         classes = plan.mask_classes if config.task == "segmentation" else None
         fit = load_image_set(plan.fit, spec, classes, "load fit", config.quiet, config.threads)
         val = load_image_set(plan.val, spec, classes, "load validation", config.quiet, config.threads)
-        backbone = build_backbone(config.backbone, (spec.height, spec.width), config.backbone_weights)
+        backbone = build_backbone(config.backbone, (spec.height, spec.width), config.backbone_weights,
+                                  fine=config.task == "segmentation" and plan.method != ONE_CLASS)
         losses: List[float] = []
         net: torch.nn.Module
         if plan.method == ONE_CLASS:

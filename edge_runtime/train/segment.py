@@ -47,7 +47,7 @@ def train_segmenter(backbone: StageChain, cache: FeatureCache, num_classes: int,
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     assert cache.masks is not None
-    decoder = SegmentationDecoder(backbone.info.tap_channels, num_classes)
+    decoder = SegmentationDecoder(backbone.info.tap_channels, num_classes, fine=backbone.info.tap_strides[0] == 4)
     weights = class_weights(cache.masks, num_classes)
     optimiser = torch.optim.AdamW(decoder.parameters(), lr=3e-3, weight_decay=1e-4)
     rows = len(cache.labels)

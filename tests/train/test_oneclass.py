@@ -135,3 +135,30 @@ def test_one_class_segmenter_localises_defects_without_any_mask(normal_only: Syn
     pixels = {p.name: p for p in result.evaluation.pixels}
     assert pixels["anomaly"].recall >= 0.8, pixels
     assert pixels["anomaly"].precision >= 2 * truth_pixels / all_pixels, (pixels, truth_pixels / all_pixels)
+
+
+def test_one_class_signal_beside_the_head_exports_and_is_reported(small_synth: SyntheticPaths,
+                                                                   tmp_path: Path) -> None:
+    result = train_model(tiny_config("classification", small_synth.classification_train,
+                                     small_synth.classification_test, tmp_path / "p", one_class_signal=True,
+                                     mirror_tta=True))
+    training = result.manifest.training
+    note = [r for r in training["defaults"] if r.startswith("one-class signal")]
+    assert len(note) == 1 and "blended" in note[0], training["defaults"]
+    assert training["mirror_tta"] is True
+    # the pipeline checked ONNX Runtime against torch on the blended graph; the runtime agrees with 0.5
+    assert training["onnx_max_abs_diff"] < 1e-4
+    assert np.array_equal(result.evaluation.anomalous, result.evaluation.scores >= 0.5)
+
+
+def test_blend_weight_follows_the_validation_labels() -> None:
+    from edge_runtime.train.hybrid import fit_blend, judge_blend
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], 100)
+    head = np.clip(0.5 + 0.2 * (labels - 0.5) + rng.normal(0, 0.2, 200), 0.01, 0.99)
+    useful = np.exp(labels * 1.5 + rng.normal(0, 0.5, 200))
+    useless = np.exp(rng.normal(0, 0.5, 200))
+    assert fit_blend(labels, head, useful).weight > 0.5
+    assert judge_blend(labels, head, useful)[1] is True
+    assert judge_blend(labels, head, useless)[1] is False
