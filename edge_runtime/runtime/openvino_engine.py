@@ -64,10 +64,10 @@ class OpenVinoSettings:
         return config
 
     def describe(self) -> str:
-        threads = str(self.threads) if self.threads else "all"
-        return "%s, %s hint, %d stream%s, %s threads%s" % (self.precision, self.hint.lower(), self.streams,
-                                                           "" if self.streams == 1 else "s", threads,
-                                                           "" if self.pin_threads else " unpinned")
+        threads = "1 thread" if self.threads == 1 else "%s threads" % (self.threads or "all")
+        return "%s, %s hint, %d stream%s, %s%s" % (self.precision, self.hint.lower(), self.streams,
+                                                   "" if self.streams == 1 else "s", threads,
+                                                   "" if self.pin_threads else " unpinned")
 
 
 def openvino_settings(precision: str, instances: int, threads_per_instance: int, cpus: int,

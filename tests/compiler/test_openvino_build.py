@@ -159,6 +159,7 @@ def test_openvino_settings_follow_instances_threads_and_cpus():
     assert one.to_config() == {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY",
                                "NUM_STREAMS": "1", "INFERENCE_NUM_THREADS": "4", "ENABLE_CPU_PINNING": "NO"}
     assert one.describe() == "f32, latency hint, 1 stream, 4 threads unpinned"
+    assert openvino_settings("f32", 1, 1, 4, 8).describe() == "f32, latency hint, 1 stream, 1 thread unpinned"
     two = openvino_settings("bf16", instances=2, threads_per_instance=3, cpus=4, max_batch_size=8)
     assert two.to_config() == {"INFERENCE_PRECISION_HINT": "bf16", "PERFORMANCE_HINT": "THROUGHPUT",
                                "NUM_STREAMS": "2", "INFERENCE_NUM_THREADS": "6", "ENABLE_CPU_PINNING": "NO"}
