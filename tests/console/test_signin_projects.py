@@ -99,3 +99,15 @@ def test_unknown_pages_and_projects_say_so(browser):
     assert browser.get("/nothing-here").status == 404
     missing = browser.get("/p/absent")
     assert missing.status == 404 and "project absent does not exist" in missing.text
+
+
+def test_a_project_created_again_starts_its_dashboard_at_zero(browser, server):
+    lv = server.client()
+    lv.create_project(ProjectName="again")
+    with server.context.store.transaction() as tx:  # detections a hosted model of the old project counted
+        tx.execute("INSERT INTO lv_detections (project, version, minute, images, anomalies) "
+                   "VALUES ('again', 1, 1, 5, 2)")
+    assert 'id="images-processed">5<' in browser.get("/p/again").text
+    browser.post("/p/again/delete")
+    lv.create_project(ProjectName="again")
+    assert 'id="images-processed">0<' in browser.get("/p/again").text

@@ -52,6 +52,7 @@ def delete_project(ctx: ServerContext, params: dict[str, Any]) -> dict[str, Any]
             raise conflict(PROJECT, name, "project %s still has %d model(s) and %d dataset(s); delete them first "
                            "(DeleteModel, DeleteDataset)" % (name, models, datasets))
         tx.execute("DELETE FROM lv_tags WHERE resource_arn = ?", (row["arn"],))
+        tx.execute("DELETE FROM lv_detections WHERE project = ?", (name,))  # a new project of that name starts at 0
         tx.execute("DELETE FROM lv_projects WHERE name = ?", (name,))
     return {"ProjectArn": row["arn"]}
 
