@@ -14,6 +14,7 @@ fi
 # The console's browser tests drive Debian's chromium through Playwright (no browser download).
 if [[ ! -x /usr/bin/chromium ]]; then
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
     apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }
   else
     echo "no /usr/bin/chromium: install Debian's chromium (apt-get install chromium) for the console's browser tests" >&2
