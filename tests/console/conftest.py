@@ -18,7 +18,7 @@ import pytest
 
 from edge_runtime.console import PREFIX, console_mount
 from edge_runtime.server.app import create_server
-from tests.server.conftest import ACCESS_KEY, SECRET_KEY, RunningServer, aws_data_path, make_config  # noqa: F401
+from tests.server.conftest import ACCESS_KEY, SECRET_KEY, RunningServer, aws_data_path, server_factory  # noqa: F401
 
 
 class ConsoleServer(RunningServer):
@@ -101,16 +101,8 @@ class ConsoleClient:
 
 @pytest.fixture()
 def start_console(tmp_path: Any, aws_data_path: str) -> Iterator[Callable[..., ConsoleServer]]:  # noqa: F811
-    started: list[ConsoleServer] = []
-
-    def start(**overrides: Any) -> ConsoleServer:
-        running = ConsoleServer(make_config(str(tmp_path / ("console-%d" % len(started))), **overrides)).start()
-        started.append(running)
-        return running
-
-    yield start
-    for running in started:
-        running.stop()
+    with server_factory(ConsoleServer, str(tmp_path), "console") as start:
+        yield start
 
 
 @pytest.fixture()

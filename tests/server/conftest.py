@@ -7,6 +7,7 @@ The S3 side is a real moto_server on loopback (the datasets tests' fixture, reus
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from typing import Any, Callable, Iterator
@@ -92,19 +93,29 @@ def make_config(data_dir: str, **overrides: Any) -> ServerConfig:
     return ServerConfig(host="127.0.0.1", port=0, auth=auth, storage=storage, training=training, **overrides)
 
 
-@pytest.fixture()
-def start_server(tmp_path: Any, aws_data_path: str) -> Iterator[Callable[..., RunningServer]]:
-    """Factory: start_server(**config overrides) -> RunningServer; all are stopped at the end."""
-    started: list[RunningServer] = []
+@contextlib.contextmanager
+def server_factory(kind: type, root: str, prefix: str) -> Iterator[Callable[..., Any]]:
+    """start(**config overrides) -> a started `kind` (RunningServer or a subclass), each with its state in a
+    new folder under root; all are stopped on leaving."""
+    started: list[Any] = []
 
-    def start(**overrides: Any) -> RunningServer:
-        running = RunningServer(make_config(str(tmp_path / ("server-%d" % len(started))), **overrides)).start()
+    def start(**overrides: Any) -> Any:
+        running = kind(make_config(os.path.join(root, "%s-%d" % (prefix, len(started))), **overrides)).start()
         started.append(running)
         return running
 
-    yield start
-    for running in started:
-        running.stop()
+    try:
+        yield start
+    finally:
+        for running in started:
+            running.stop()
+
+
+@pytest.fixture()
+def start_server(tmp_path: Any, aws_data_path: str) -> Iterator[Callable[..., RunningServer]]:
+    """Factory: start_server(**config overrides) -> RunningServer; all are stopped at the end."""
+    with server_factory(RunningServer, str(tmp_path), "server") as start:
+        yield start
 
 
 @pytest.fixture()
