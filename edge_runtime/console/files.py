@@ -27,6 +27,24 @@ def read_object(console: Any, ref: str) -> bytes:
         raise ConsoleError(str(exc), 404) from None
 
 
+def list_s3_keys(console: Any, bucket: str, prefix: str, delimiter: str = "", limit: int = 0) -> list[str]:
+    """Keys under s3://bucket/prefix in the server's S3 (at most `limit` when set); a bucket that is missing
+    or cannot be listed is a readable ConsoleError, not a failed request."""
+    kwargs = {"Bucket": bucket, "Prefix": prefix, **({"Delimiter": delimiter} if delimiter else {})}
+    keys: list[str] = []
+    try:
+        for listing in console.context.objects.client().get_paginator("list_objects_v2").paginate(**kwargs):
+            keys.extend(item["Key"] for item in listing.get("Contents", []))
+            if limit and len(keys) >= limit:
+                break
+    except Exception as exc:  # botocore's error classes are generated at run time
+        error = getattr(exc, "response", {}).get("Error", {})
+        if error.get("Code") == "NoSuchBucket":
+            raise ConsoleError("bucket %s does not exist" % bucket) from None
+        raise ConsoleError("cannot list s3://%s/%s: %s" % (bucket, prefix, error.get("Message") or exc)) from None
+    return keys
+
+
 def serve_object(console: Any, request: Request) -> HttpResponse:
     ref = request.arg("ref")
     width = int(request.arg("w", "0") or 0) if request.arg("w", "0").isdigit() else 0

@@ -13,6 +13,7 @@ import os
 import uuid
 from typing import Any
 
+from edge_runtime.console.files import list_s3_keys
 from edge_runtime.console.http import ConsoleError
 from edge_runtime.console.images import CONTENT_TYPES, check_image
 from edge_runtime.console.lines import changes, line_for
@@ -32,10 +33,9 @@ def _folder_files(console: Any, location: str) -> list[tuple[str, int, bytes | N
     if location.startswith("s3://") and not isinstance(objects, LocalObjects):
         bucket, prefix = split_uri(location.rstrip("/") + "/")
         for sub, label in LABELS.items():
-            pages = objects.client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + sub + "/")
-            for item in (obj for p in pages for obj in p.get("Contents", [])):
-                if item["Key"].lower().endswith(IMAGE_SUFFIXES):
-                    found.append((s3_uri(bucket, item["Key"]), label, None))
+            for key in list_s3_keys(console, bucket, prefix + sub + "/"):
+                if key.lower().endswith(IMAGE_SUFFIXES):
+                    found.append((s3_uri(bucket, key), label, None))
         return found
     folder = objects.folder(*split_uri(location)) if location.startswith("s3://") else location
     if not os.path.isabs(folder) or not os.path.isdir(folder):

@@ -14,7 +14,7 @@ import uuid
 from typing import Any
 
 from edge_runtime.console.datasets import file_name
-from edge_runtime.console.files import object_url, read_object
+from edge_runtime.console.files import list_s3_keys, object_url, read_object
 from edge_runtime.console.http import ConsoleError, HttpResponse, Request, html, json_response, redirect, url
 from edge_runtime.console.images import CONTENT_TYPES, check_image
 from edge_runtime.console.layout import e, form, page
@@ -61,8 +61,7 @@ def detect_folder(console: Any, request: Request, project: str, version: str) ->
         keys = [prefix + n for n in sorted(os.listdir(folder)) if n.lower().endswith(SUFFIXES)] \
             if os.path.isdir(folder) else []
     else:
-        listing = objects.client().list_objects_v2(Bucket=bucket, Prefix=prefix, Delimiter="/", MaxKeys=MAX_FOLDER)
-        keys = [o["Key"] for o in listing.get("Contents", []) if o["Key"].lower().endswith(SUFFIXES)]
+        keys = [k for k in list_s3_keys(console, bucket, prefix, "/") if k.lower().endswith(SUFFIXES)]
     if not keys:
         raise ConsoleError("%s holds no PNG or JPEG images" % location)
     for key in keys[:MAX_FOLDER]:
