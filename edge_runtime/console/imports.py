@@ -1,8 +1,9 @@
 """Datasets from a folder (normal/ and anomaly/ subfolders) or a manifest, local or s3://.
 
 An S3 manifest goes to CreateDataset as it is (the API reads it in the background). Anything else is
-read here: every image is checked first, then the images are copied into the object store (a local
-folder's) and the lines go to an empty dataset through UpdateDatasetEntries, in chunks. If any step
+read here: every image (an S3 folder's objects too) is checked first, then the images are copied into
+the object store (a local folder's; an S3 folder's stay where they are) and the lines go to an empty
+dataset through UpdateDatasetEntries, in chunks. If any step
 fails the dataset and the copies are removed again, so a failed import leaves nothing behind.
 """
 
@@ -13,7 +14,7 @@ import os
 import uuid
 from typing import Any
 
-from edge_runtime.console.files import list_s3_keys
+from edge_runtime.console.files import list_s3_keys, read_object
 from edge_runtime.console.http import ConsoleError
 from edge_runtime.console.images import CONTENT_TYPES, check_image
 from edge_runtime.console.lines import changes, line_for
@@ -54,9 +55,8 @@ def from_folder(console: Any, project: str, dataset_type: str, location: str) ->
     files = _folder_files(console, location.strip())
     if not files:
         raise ConsoleError("%s has no PNG or JPEG images in normal/ or anomaly/ subfolders" % location)
-    for name, _, body in files:
-        if body is not None:
-            check_image(body, name)
+    for name, _, body in files:  # an S3 folder's objects are read and checked too
+        check_image(body if body is not None else read_object(console, name), name)
     prefix = "imports/%s/%s/%s" % (project, dataset_type, uuid.uuid4().hex[:12])
     lines = []
     with _Import(console, project, dataset_type) as job:

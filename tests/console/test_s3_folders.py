@@ -147,3 +147,12 @@ def test_an_s3_folder_is_tried_on_the_hosted_model(s3_console):
                            referer="/p/line/m/1/trial")
     assert "flash error" in missing.text and "no-such-bucket-here" in missing.text
     assert "the console failed" not in missing.text
+
+
+def test_an_s3_folder_with_a_bad_image_creates_nothing(s3_console):
+    server, browser, s3, bucket = s3_console
+    _upload(s3, bucket, "lines/eight", normal=2, anomaly=2)
+    s3.put_object(Bucket=bucket, Key="lines/eight/anomaly/broken.png", Body=b"\x89PNG\r\n\x1a\n broken")
+    page = _import(browser, "parts", "s3://%s/lines/eight/" % bucket)
+    assert "flash error" in page.text and "broken.png" in page.text and "created from" not in page.text
+    assert server.client().describe_project(ProjectName="parts")["ProjectDescription"]["Datasets"] == []
