@@ -14,11 +14,13 @@ reported: on a device it is CPU the line software does not get.
 
 from __future__ import annotations
 
+import argparse
 import time
+from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
-from _common import log
+from _common import RESULTS, log, machine_note
 
 from edge_runtime.bench.procstats import ProcessSampler
 from edge_runtime.bench.runner import Load, level_record, run_load
@@ -154,3 +156,23 @@ def _merge_process(parts: List[Dict[str, Any]]) -> Dict[str, Any]:
     peaks = [p["rss_mb_max"] for p in parts if p.get("rss_mb_max") is not None]
     return {"cpu_percent": mean("cpu_percent"), "client_cpu_percent": mean("client_cpu_percent"),
             "rss_mb_max": max(peaks) if peaks else None, "rss_mb_mean": mean("rss_mb_mean"), "gpu": None}
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, rounds: int, size: str) -> None:
+    """The options every interleaved benchmark takes: concurrency levels, cell duration, warm-up, rounds,
+    frame size and output folder."""
+    parser.add_argument("--concurrency", default="1,8")
+    parser.add_argument("--duration", type=float, default=3.0)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--rounds", type=int, default=rounds)
+    parser.add_argument("--size", default=size)
+    parser.add_argument("--output", default=RESULTS)
+
+
+def run_header(args: argparse.Namespace, image: Dict[str, Any], concurrency: Tuple[int, ...],
+               **extra: Any) -> Dict[str, Any]:
+    """The start of a results file: when, on what machine, which frame, and the run's settings."""
+    return {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine_note(),
+            "image": image, **extra,
+            "settings": {"duration_s": args.duration, "rounds": args.rounds, "size": args.size,
+                         "concurrency": list(concurrency)}}

@@ -20,12 +20,11 @@ import contextlib
 import json
 import os
 import sys
-from datetime import datetime, timezone
 from typing import Any, Dict, List
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import RESULTS, AgentProcess, compiled_package, demo_package, log, machine_note  # noqa: E402
-from _interleaved import measure_interleaved  # noqa: E402
+from _common import AgentProcess, compiled_package, demo_package, log  # noqa: E402
+from _interleaved import add_run_arguments, measure_interleaved, run_header  # noqa: E402
 from _series_client import SeparateTarget  # noqa: E402
 
 from edge_runtime.bench.config import ImageSpec, TargetSpec, parse_concurrency, parse_size  # noqa: E402
@@ -119,21 +118,13 @@ def markdown(data: Dict[str, Any]) -> str:
 
 def main(argv: Any = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--concurrency", default="1,8")
-    parser.add_argument("--duration", type=float, default=3.0)
-    parser.add_argument("--warmup", type=float, default=2.0)
-    parser.add_argument("--rounds", type=int, default=4)
-    parser.add_argument("--size", default="224x224")
+    add_run_arguments(parser, rounds=4, size="224x224")
     parser.add_argument("--baseline", default="", help="another checkout whose agent runs as one more series")
-    parser.add_argument("--output", default=RESULTS)
     args = parser.parse_args(argv)
     package = compiled_package(demo_package())
     frame, info = make_frame(ImageSpec(size=parse_size(args.size)))
     concurrency = parse_concurrency(args.concurrency)
-    data: Dict[str, Any] = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                            "machine": machine_note(), "image": info, "baseline": args.baseline or None,
-                            "settings": {"duration_s": args.duration, "rounds": args.rounds, "size": args.size,
-                                         "concurrency": list(concurrency)}}
+    data = run_header(args, info, concurrency, baseline=args.baseline or None)
     with contextlib.ExitStack() as stack:
         targets = open_targets(stack, package, frame, max(concurrency), args.baseline)
         levels, _, _ = measure_interleaved(targets, frame, concurrency, args.duration, args.warmup, args.rounds)

@@ -19,12 +19,11 @@ import contextlib
 import json
 import os
 import sys
-from datetime import datetime, timezone
 from typing import Any, Dict, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import RESULTS, compiled_package, log, machine_note  # noqa: E402
-from _interleaved import measure_interleaved  # noqa: E402
+from _common import compiled_package, log  # noqa: E402
+from _interleaved import add_run_arguments, measure_interleaved, run_header  # noqa: E402
 from compile_cpu import calibrated_package  # noqa: E402
 
 from edge_runtime.bench.config import ImageSpec, TargetSpec, parse_concurrency, parse_size  # noqa: E402
@@ -126,21 +125,13 @@ def markdown(data: Dict[str, Any]) -> str:
 
 def main(argv: Any = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--concurrency", default="1,8")
-    parser.add_argument("--duration", type=float, default=3.0)
-    parser.add_argument("--warmup", type=float, default=2.0)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--size", default="640x480")
-    parser.add_argument("--output", default=RESULTS)
+    add_run_arguments(parser, rounds=3, size="640x480")
     args = parser.parse_args(argv)
     plain = calibrated_package(200)
     f32, bf16 = compiled_package(plain), compiled_package(plain, BF16, suffix="x86-bf16")
     frame, info = make_frame(ImageSpec(size=parse_size(args.size)))
     concurrency = parse_concurrency(args.concurrency)
-    data: Dict[str, Any] = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                            "machine": machine_note(), "image": info,
-                            "settings": {"duration_s": args.duration, "rounds": args.rounds, "size": args.size,
-                                         "concurrency": list(concurrency)}}
+    data = run_header(args, info, concurrency)
     with contextlib.ExitStack() as stack:
         targets = {}
         for name, (package, engine, instances, threads) in configurations(plain, f32, bf16).items():

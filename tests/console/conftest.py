@@ -18,7 +18,11 @@ import pytest
 
 from edge_runtime.console import PREFIX, console_mount
 from edge_runtime.server.app import create_server
+from edge_runtime.server.config import TrainingConfig
+from tests.console.images import write_folder
 from tests.server.conftest import ACCESS_KEY, SECRET_KEY, RunningServer, aws_data_path, server_factory  # noqa: F401
+from tests.server.fake_training import TRAINER
+from tests.server.helpers import model_status, wait_for
 
 
 class ConsoleServer(RunningServer):
@@ -117,3 +121,19 @@ def browser(server: ConsoleServer) -> ConsoleClient:
     page = client.sign_in()
     assert page.status == 200 and "Projects" in page.text
     return client
+
+
+def trained_in_console(start_console: Callable[..., ConsoleServer], root: Any,
+                       project: str) -> tuple[ConsoleServer, ConsoleClient]:
+    """A signed-in console whose `project` has model 1 TRAINED (tests/server/fake_training's trainer, under a
+    second) on a folder import of 5 normal and 5 anomalous images."""
+    server = start_console(training=TrainingConfig(trainer=TRAINER))
+    browser = ConsoleClient(server.url)
+    browser.sign_in()
+    browser.post("/projects", {"name": project})
+    write_folder(str(root / "train"), normal=5, anomaly=5)
+    browser.post("/p/%s/datasets" % project, {"dataset_type": "train", "source": "folder",
+                                              "location": str(root / "train")})
+    browser.post("/p/%s/models" % project, {})
+    assert wait_for(model_status(server.client(), project, "1"), ("TRAINED", "TRAINING_FAILED")) == "TRAINED"
+    return server, browser

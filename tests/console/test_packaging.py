@@ -4,24 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from edge_runtime.server.config import TrainingConfig
-from tests.console.conftest import ConsoleClient
-from tests.console.images import write_folder
-from tests.server.fake_training import TRAINER
-from tests.server.helpers import model_status, wait_for
+from tests.console.conftest import trained_in_console
+from tests.server.helpers import wait_for
 
 
 @pytest.fixture()
 def trained(start_console, tmp_path):
-    server = start_console(training=TrainingConfig(trainer=TRAINER))
-    browser = ConsoleClient(server.url)
-    browser.sign_in()
-    browser.post("/projects", {"name": "pkg"})
-    write_folder(str(tmp_path / "train"), normal=5, anomaly=5)
-    browser.post("/p/pkg/datasets", {"dataset_type": "train", "source": "folder", "location": str(tmp_path / "train")})
-    browser.post("/p/pkg/models", {})
-    assert wait_for(model_status(server.client(), "pkg", "1"), ("TRAINED", "TRAINING_FAILED")) == "TRAINED"
-    return server, browser
+    return trained_in_console(start_console, tmp_path, "pkg")
 
 
 def _form(**extra):

@@ -6,23 +6,14 @@ import json
 import os
 import re
 
-from edge_runtime.server.config import TrainingConfig
-from tests.console.conftest import ConsoleClient
-from tests.console.images import png, write_folder
-from tests.server.fake_training import TRAINER
+from tests.console.conftest import trained_in_console
+from tests.console.images import png
 from tests.server.helpers import model_status, wait_for
 
 
 def _hosted(start_console, tmp_path):
-    server = start_console(training=TrainingConfig(trainer=TRAINER))
-    browser = ConsoleClient(server.url)
-    browser.sign_in()
-    browser.post("/projects", {"name": "line"})
-    write_folder(str(tmp_path / "train"), normal=5, anomaly=5)
-    browser.post("/p/line/datasets", {"dataset_type": "train", "source": "folder", "location": str(tmp_path / "train")})
-    browser.post("/p/line/models", {})
+    server, browser = trained_in_console(start_console, tmp_path, "line")
     lv = server.client()
-    assert wait_for(model_status(lv, "line", "1"), ("TRAINED", "TRAINING_FAILED")) == "TRAINED"
     browser.post("/p/line/m/1/start")
     assert wait_for(model_status(lv, "line", "1"), ("HOSTED", "HOSTING_FAILED")) == "HOSTED"
     return server, browser
