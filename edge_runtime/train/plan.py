@@ -101,7 +101,14 @@ def plan_data(config: TrainConfig) -> DataPlan:
     test = read_manifest(config.test_manifest) if config.test_manifest else None
     if config.task == "segmentation":
         _check_segmentation(train, test, choose_method(tuple(train.labeled), config.normal_only))
-    train_report, _ = check_project(train, test)
+    try:
+        train_report, _ = check_project(train, test)
+    except DatasetError as exc:
+        if config.normal_only and test is None:  # what the user asked for needs a separate test set
+            raise DatasetError("%s\nnormal-only training takes a train manifest of normal images and the test "
+                               "images from --test-manifest; a single manifest is split into train and test as "
+                               "Lookout did, so it needs anomalous images too" % exc) from exc
+        raise
     if test is None:
         train_samples, test_samples = split_dataset(train, config.test_fraction, config.seed)
     else:

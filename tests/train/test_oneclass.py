@@ -162,3 +162,11 @@ def test_blend_weight_follows_the_validation_labels() -> None:
     assert fit_blend(labels, head, useful).weight > 0.5
     assert judge_blend(labels, head, useful)[1] is True
     assert judge_blend(labels, head, useless)[1] is False
+
+
+def test_normal_only_without_a_test_manifest_says_to_give_one(normal_only: SyntheticPaths, tmp_path: Path) -> None:
+    config = TrainConfig(task="classification", train_manifest=normal_only.classification_train,
+                         output=str(tmp_path / "p"), normal_only=True, quiet=True)
+    with pytest.raises(DatasetError, match=r"(?s)a single dataset needs at least 10.*--test-manifest"):
+        plan_data(config)
+    assert not (tmp_path / "p").exists()
