@@ -29,7 +29,7 @@ from edge_runtime.train.defaults import Choice, choose_image_size, prefer_tta
 from edge_runtime.train.export import export_onnx, verify_onnx
 from edge_runtime.train.features import FeatureCache, TapRunner, build_cache, normalise, views_for
 from edge_runtime.train.heads import ClassifierNet
-from edge_runtime.train.hybrid import HybridNet, judge_blend
+from edge_runtime.train.hybrid import HybridNet, explain_blend, judge_blend
 from edge_runtime.train.oneclass import OneClassNet, fit_memory_bank, one_class_scores
 from edge_runtime.train.package import check_output_free, staged_package, write_calibration
 from edge_runtime.train.plan import ONE_CLASS, DataPlan, plan_data
@@ -78,8 +78,7 @@ def _add_one_class(config: TrainConfig, backbone: StageChain, net: ClassifierNet
     labels = val_cache.labels[:val_cache.images_per_view].numpy()
     blend, keep, info = judge_blend(labels, scores, one_class)
     keep = keep if config.one_class_signal is None else blend.weight > 0
-    why = "one-class signal %s: validation ROC AUC %.4f blended (weight %.3f), %.4f head alone" % (
-        "on" if keep else "off", info["validation_roc_auc_blend"], blend.weight, info["validation_roc_auc_head"])
+    why = explain_blend(info, keep, config.one_class_signal is not None)
     if not keep:
         return net, scores, why
     return HybridNet(net, bank, blend).eval(), blend.apply(scores, one_class), why

@@ -170,3 +170,32 @@ def test_normal_only_without_a_test_manifest_says_to_give_one(normal_only: Synth
     with pytest.raises(DatasetError, match=r"(?s)a single dataset needs at least 10.*--test-manifest"):
         plan_data(config)
     assert not (tmp_path / "p").exists()
+
+
+def test_one_class_signal_is_kept_only_when_the_gain_pays_for_its_cost() -> None:
+    from edge_runtime.train.hybrid import COST_RATIO, MIN_GAIN, worth_keeping
+
+    assert MIN_GAIN >= 0.005 and COST_RATIO > 1.0
+    # ELPV seed 1 gained 0.0001 on validation: not worth nearly doubling the device's work
+    assert worth_keeping(0.4, 0.9500, 0.9501) is False
+    assert worth_keeping(0.4, 0.9500, 0.9500 + MIN_GAIN / 2) is False
+    assert worth_keeping(0.4, 0.9000, 0.9000 + MIN_GAIN) is True
+    assert worth_keeping(0.4, 0.90, 0.95) is True
+    assert worth_keeping(0.0, 0.90, 0.95) is False  # no weight: the branch would add nothing
+    assert worth_keeping(0.4, 0.95, 0.94) is False
+
+
+def test_the_summary_line_says_which_way_and_why_with_the_numbers() -> None:
+    from edge_runtime.train.hybrid import COST_RATIO, explain_blend
+
+    info = {"weight": 0.4, "validation_roc_auc_head": 0.95, "validation_roc_auc_blend": 0.9501}
+    off = explain_blend(info, False, forced=False)
+    assert off.startswith("one-class signal off:"), off
+    assert "0.9501 blended" in off and "0.9500 head alone" in off and "+0.0001" in off
+    assert "below the 0.005" in off and "x%.1f inference latency" % COST_RATIO in off
+    on = explain_blend({**info, "validation_roc_auc_blend": 0.97}, True, forced=False)
+    assert on.startswith("one-class signal on:") and "+0.0200" in on and "x%.1f" % COST_RATIO in on, on
+    forced = explain_blend(info, True, forced=True)
+    assert forced.startswith("one-class signal on as asked:") and "x%.1f" % COST_RATIO in forced, forced
+    zero = explain_blend({**info, "weight": 0.0}, False, forced=False)
+    assert "weight is 0" in zero, zero
