@@ -1,8 +1,11 @@
 """Which engine runs a model on the CPU, and why: OpenVINO for builds that carry its model, else ONNX Runtime.
 
-    models.cpu_engine = auto (default)   a compiled build's OpenVINO model when `openvino` is installed
-                                         and compiles it here; otherwise ONNX Runtime on the build's
-                                         ONNX (the reason goes to DescribeModel and the metrics).
+    models.cpu_engine = auto (default)   a compiled build's OpenVINO model when `openvino` is installed,
+                                         compiles it here and MEASURES faster than ONNX Runtime on the
+                                         build's ONNX (both timed briefly at load at batch 1 and the
+                                         max batch, on the package's input shape; the figures go to
+                                         the note); otherwise ONNX Runtime on the build's ONNX (the
+                                         reason goes to DescribeModel and the metrics).
                                          A plain package runs on ONNX Runtime, as trained.
     models.cpu_engine = openvino         OpenVINO or fail to start (a plain package's ONNX at f32)
     models.cpu_engine = onnxruntime      ONNX Runtime always
@@ -15,7 +18,10 @@ for a plain package (whose `backend_reason` alone is empty: the default path nee
 from __future__ import annotations
 
 import logging
-from typing import Any, List, Optional, Tuple
+import time
+from typing import Any, Callable, List, Optional, Sequence, Tuple
+
+import numpy as np
 
 from edge_runtime.errors import FailedPrecondition
 from edge_runtime.runtime.cpu_predictor import CpuPredictor
@@ -69,12 +75,23 @@ def cpu_predictor_for(package: LoadedPackage, onnx_path: str, options: Any, thre
                 log.warning("OpenVINO failed on %s: %s", source, exc)
                 why_not = "OpenVINO %s failed to compile the model: %s" % (version, exc)
             else:
-                note = "openvino %s, %s; onnxruntime is the fallback" % (version, settings.describe())
-                return CpuPredictor(package.manifest, engines, backend_note=note, backend_reason=note)
+                note = "openvino %s, %s" % (version, settings.describe())
+                if wanted != "auto":
+                    note += "; onnxruntime is the fallback"
+                    return CpuPredictor(package.manifest, engines, backend_note=note, backend_reason=note)
+                ort_engines = _ort_engines(onnx_path, options, threads)
+                choice = measured_choice(package, engines, ort_engines, options.max_batch_size)
+                if choice.openvino_wins:
+                    _close(ort_engines)
+                    note += "; %s; onnxruntime is the fallback" % choice.describe("openvino", "onnxruntime")
+                    return CpuPredictor(package.manifest, engines, backend_note=note, backend_reason=note)
+                _close(engines)
+                note = "onnxruntime: %s; openvino %s is the fallback%s" % (
+                    choice.describe("onnxruntime", "openvino"), version, instances_note)
+                return CpuPredictor(package.manifest, ort_engines, backend_note=note, backend_reason=note)
     if wanted == "openvino":
         raise FailedPrecondition("models.cpu_engine is openvino, but %s" % why_not)
-    count = max(1, options.instances)
-    ort: List[Engine] = [OrtEngine(onnx_path, options.max_batch_size, threads) for _ in range(count)]
+    ort = _ort_engines(onnx_path, options, threads)
     plain = package.build is None and wanted == "auto"
     note = ("onnxruntime" if plain else "OpenVINO not used: %s" % why_not) + instances_note
     return CpuPredictor(package.manifest, ort, backend_note=note, backend_reason="" if plain else note)
@@ -84,3 +101,68 @@ def _openvino_engines(source: str, settings: OpenVinoSettings, instances: int) -
     model = OpenVinoModel(source, settings)
     model.compiled()  # compile now, so a failure can still fall back to ONNX Runtime
     return [OpenVinoEngine(model) for _ in range(max(1, instances))]
+
+
+def _ort_engines(onnx_path: str, options: Any, threads: int) -> List[Engine]:
+    return [OrtEngine(onnx_path, options.max_batch_size, threads) for _ in range(max(1, options.instances))]
+
+
+def _close(engines: Sequence[Engine]) -> None:
+    for engine in engines:
+        try:
+            engine.close()
+        except Exception:  # pragma: no cover - closing an engine that is not used
+            log.debug("closing an unused engine failed", exc_info=True)
+
+
+# How the load-time comparison runs: warm runs, then timed runs, per batch size, on one instance of each.
+MEASURE_WARM_RUNS = 2
+MEASURE_TIMED_RUNS = 5
+
+
+def time_engine(engine: Engine, batch: np.ndarray) -> float:
+    """Median ms per image of `engine` on `batch` (the seam tests replace to fix the figures)."""
+    for _ in range(MEASURE_WARM_RUNS):
+        engine.infer(batch)
+    runs = []
+    for _ in range(MEASURE_TIMED_RUNS):
+        start = time.perf_counter()
+        engine.infer(batch)
+        runs.append(time.perf_counter() - start)
+    return 1000.0 * sorted(runs)[len(runs) // 2] / len(batch)
+
+
+class MeasuredChoice:
+    """ms per image of OpenVINO and ONNX Runtime at batch 1 and the max batch; the max batch decides."""
+
+    def __init__(self, max_batch: int, openvino_ms: Sequence[float], onnxruntime_ms: Sequence[float]) -> None:
+        self.max_batch = max_batch
+        self.ms = {"openvino": list(openvino_ms), "onnxruntime": list(onnxruntime_ms)}
+
+    @property
+    def openvino_wins(self) -> bool:
+        return self.ms["openvino"][-1] < self.ms["onnxruntime"][-1]
+
+    def describe(self, chosen: str, other: str) -> str:
+        a, b = self.ms[chosen], self.ms[other]
+        text = "measured %.2f ms/image vs %s %.2f ms/image at batch %d" % (a[-1], other, b[-1], self.max_batch)
+        if self.max_batch > 1:
+            text += " (batch 1: %.2f vs %.2f)" % (a[0], b[0])
+        return text
+
+
+def measured_choice(package: LoadedPackage, openvino: Sequence[Engine], onnxruntime: Sequence[Engine],
+                    max_batch: int, timer: Optional[Callable[[Engine, np.ndarray], float]] = None) -> MeasuredChoice:
+    """Time one instance of each engine at batch 1 and `max_batch` on the package's input shape."""
+    timer = timer or time_engine
+    spec = package.manifest.input
+    sizes = sorted({1, max(1, max_batch)})
+    figures = {}
+    for name, engines in (("openvino", openvino), ("onnxruntime", onnxruntime)):
+        engine = engines[0]
+        engine.load()
+        figures[name] = [timer(engine, np.zeros((n, 3, spec.height, spec.width), dtype=np.float32)) for n in sizes]
+    choice = MeasuredChoice(sizes[-1], figures["openvino"], figures["onnxruntime"])
+    log.info("cpu_engine auto: openvino %s ms/image, onnxruntime %s ms/image at batch %s",
+             figures["openvino"], figures["onnxruntime"], sizes)
+    return choice

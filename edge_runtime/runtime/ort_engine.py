@@ -32,6 +32,8 @@ class OrtEngine:
         self.backend = "onnxruntime-cpu"
 
     def load(self) -> None:
+        if self._session is not None:  # loaded already (e.g. timed by cpu_engines.measured_choice)
+            return
         ort = require("onnxruntime", "agent")
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

@@ -43,8 +43,8 @@ def expected_status(cpu_engine, version):
     """(the backend, the start of DescribeModel's status message) for the compiled build."""
     if cpu_engine == "onnxruntime":
         return "onnxruntime-cpu", "RUNNING on onnxruntime-cpu (OpenVINO not used: models.cpu_engine is onnxruntime)"
-    if version is not None:
-        return "openvino-cpu", "RUNNING on openvino-cpu (openvino %s, f32, latency hint" % version
+    if version is not None:  # auto serves the engine that measured faster at load: either may win here
+        return None, None
     return "onnxruntime-cpu", "RUNNING on onnxruntime-cpu (OpenVINO not used: the build has no OpenVINO model"
 
 
@@ -59,6 +59,11 @@ def test_describe_model_and_metrics_name_the_engine(start_agent, lookout_client,
     version = openvino_version()
     backend, status = expected_status(cpu_engine, version)
     context = "models.cpu_engine=%s, openvino %s installed" % (cpu_engine, version or "not")
+    if status is None:
+        backend = agent.metrics()[1]["models"]["built"]["backend"]
+        status = ("RUNNING on openvino-cpu (openvino %s, f32, latency hint" % version if backend == "openvino-cpu"
+                  else "RUNNING on onnxruntime-cpu (onnxruntime: measured ")
+        assert "ms/image" in built.status_message and "at batch 8" in built.status_message, built.status_message
     assert built.status_message.startswith(status), "compiled build (%s): expected %r..., got %r" % (
         context, status, built.status_message)
     if cpu_engine == "onnxruntime":
@@ -78,3 +83,92 @@ def test_describe_model_and_metrics_name_the_engine(start_agent, lookout_client,
     assert abs(a.anomaly_score - b.anomaly_score) <= 1e-4, (
         "scores differ by more than 1e-4: plain package on ONNX Runtime %.7f, compiled build on %s %.7f"
         % (a.anomaly_score, backend, b.anomaly_score))
+
+
+@pytest.mark.parametrize("openvino_ms,served", [(2.0, "openvino-cpu"), (9.0, "onnxruntime-cpu")])
+def test_auto_serves_the_engine_that_measured_faster(compiled_classify, monkeypatch, openvino_ms, served):
+    """The real build on both real engines; only the timer is fixed (cpu_engines.time_engine, the seam) so
+    the choice is known: OpenVINO at `openvino_ms` ms/image against ONNX Runtime at 5 ms/image."""
+    if openvino_version() is None:
+        pytest.skip("openvino is not installed: auto has nothing to measure against (pip install openvino)")
+    from edge_runtime.runtime import cpu_engines
+    from edge_runtime.runtime.factory import PredictorOptions, create_predictor
+    from edge_runtime.runtime.loader import load_package
+
+    timed = []
+
+    def timer(engine, batch):
+        timed.append((engine.backend, len(batch)))
+        figure = openvino_ms if engine.backend.startswith("openvino") else 5.0
+        return figure + (0.5 if len(batch) == 1 else 0.0)
+
+    monkeypatch.setattr(cpu_engines, "time_engine", timer)
+    predictor = create_predictor(load_package(compiled_classify), PredictorOptions(max_batch_size=8))
+    assert sorted(timed) == [("onnxruntime-cpu", 1), ("onnxruntime-cpu", 8), ("openvino-cpu", 1),
+                             ("openvino-cpu", 8)], timed
+    predictor.load()
+    assert predictor.backend == served, predictor.backend_note
+    ort_text = "%.2f ms/image" % 5.0
+    ov_text = "%.2f ms/image" % openvino_ms
+    if served == "openvino-cpu":
+        assert predictor.backend_note.startswith("openvino %s, f32" % openvino_version()), predictor.backend_note
+        assert ("measured %s vs onnxruntime %s at batch 8" % (ov_text, ort_text)) in predictor.backend_note
+        assert predictor.backend_note.endswith("onnxruntime is the fallback"), predictor.backend_note
+    else:
+        assert predictor.backend_note == (
+            "onnxruntime: measured %s vs openvino %s at batch 8 (batch 1: 5.50 vs %.2f); openvino %s is the "
+            "fallback" % (ort_text, ov_text, openvino_ms + 0.5, openvino_version())), predictor.backend_note
+    assert predictor.backend_reason == predictor.backend_note
+    frame = half_red_frame(128, 96)
+    assert len(predictor.predict([frame] * 3)) == 3
+    predictor.close()
+
+
+def test_measured_choice_real_timings(compiled_classify):
+    """Both engines really timed on the build (no seam): the note carries the figures at batch 4."""
+    if openvino_version() is None:
+        pytest.skip("openvino is not installed (pip install openvino)")
+    from edge_runtime.runtime import cpu_engines
+    from edge_runtime.runtime.factory import PredictorOptions, create_predictor
+    from edge_runtime.runtime.loader import load_package
+
+    predictor = create_predictor(load_package(compiled_classify), PredictorOptions(max_batch_size=4))
+    note = predictor.backend_note
+    assert "ms/image" in note and "at batch 4" in note, note
+    assert isinstance(predictor.engines[0], (cpu_engines.OpenVinoEngine, cpu_engines.OrtEngine))
+    predictor.close()
+
+
+class _FakeEngine:
+    """Stands in for an engine in the choice arithmetic alone (no model runs here)."""
+
+    def __init__(self, backend):
+        self.backend = backend
+        self.loaded = False
+
+    def load(self):
+        self.loaded = True
+
+
+def test_measured_choice_without_openvino():
+    from types import SimpleNamespace
+
+    from edge_runtime.runtime.cpu_engines import measured_choice
+
+    package = SimpleNamespace(manifest=SimpleNamespace(input=SimpleNamespace(height=6, width=5)))
+    ov, ort = _FakeEngine("openvino-cpu"), _FakeEngine("onnxruntime-cpu")
+    shapes = []
+
+    def timer(engine, batch):
+        shapes.append((engine.backend, batch.shape))
+        return {"openvino-cpu": 3.0, "onnxruntime-cpu": 4.0}[engine.backend] / len(batch)
+
+    choice = measured_choice(package, [ov], [ort], 8, timer=timer)
+    assert ov.loaded and ort.loaded
+    assert (("openvino-cpu", (8, 3, 6, 5)) in shapes) and (("onnxruntime-cpu", (1, 3, 6, 5)) in shapes), shapes
+    assert choice.openvino_wins
+    assert choice.describe("openvino", "onnxruntime") == (
+        "measured 0.38 ms/image vs onnxruntime 0.50 ms/image at batch 8 (batch 1: 3.00 vs 4.00)")
+    slower = measured_choice(package, [ov], [ort], 1, timer=lambda e, b: 9.0 if e is ov else 1.0)
+    assert not slower.openvino_wins
+    assert slower.describe("onnxruntime", "openvino") == "measured 1.00 ms/image vs openvino 9.00 ms/image at batch 1"

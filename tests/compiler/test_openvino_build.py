@@ -66,7 +66,8 @@ def test_f32_build_runs_on_openvino_and_equals_the_onnx(tiny_package, tmp_path):
     assert record["accuracy"]["score_max_abs_diff"] <= 1e-4 and record["accuracy"]["label_agreement"] == 1.0
     assert {"model.openvino.xml", "model.openvino.bin"} <= {a["file"] for a in build["artifacts"]}
     assert build["serving"]["engine"] == "openvino"
-    backend, note, scores = served_scores(str(tmp_path / "out"))
+    # models.cpu_engine openvino: auto would serve whichever engine measures faster (test_cpu_engine.py)
+    backend, note, scores = served_scores(str(tmp_path / "out"), PredictorOptions(cpu_engine="openvino"))
     assert backend == "openvino-cpu"
     assert note.startswith("openvino %s, f32, latency hint, 1 stream" % OPENVINO), note
     np.testing.assert_allclose(scores, onnx_scores(tiny_package), atol=1e-4, rtol=0)
@@ -76,7 +77,7 @@ def test_f32_build_runs_on_openvino_and_equals_the_onnx(tiny_package, tmp_path):
 @needs_openvino
 def test_two_instances_share_one_compiled_model_as_two_throughput_streams(tiny_package, tmp_path):
     compile_x86(tiny_package, str(tmp_path / "out"))
-    backend, note, scores = served_scores(str(tmp_path / "out"), PredictorOptions(instances=2))
+    backend, note, scores = served_scores(str(tmp_path / "out"), PredictorOptions(instances=2, cpu_engine="openvino"))
     assert backend == "openvino-cpu" and "throughput hint, 2 streams" in note, note
     np.testing.assert_allclose(scores, onnx_scores(tiny_package), atol=1e-4, rtol=0)
 
@@ -147,7 +148,7 @@ def test_bf16_build_records_its_measured_change_and_is_refused_without_bf16(tiny
     assert "avx512_bf16" in build["features"]["required"]
     with open(os.path.join(out, "edge-build.json")) as fh:
         assert json.load(fh)["accuracy"] == accuracy
-    backend, note, _ = served_scores(out)
+    backend, note, _ = served_scores(out, PredictorOptions(cpu_engine="openvino"))
     assert backend == "openvino-cpu" and note.startswith("openvino %s, bf16" % OPENVINO)
     no_bf16 = HostCpu(arch=X86_64, features=HOST.features - {"avx512_bf16", "amx_bf16"})
     with pytest.raises(UnsupportedHardware, match="lacks: avx512_bf16"):
