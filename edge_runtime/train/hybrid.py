@@ -30,7 +30,7 @@ from edge_runtime.train.heads import ClassifierNet
 from edge_runtime.train.oneclass import NearestPatchDistance, PatchDescriptor, image_score
 
 MIN_GAIN = 0.005  # validation ROC AUC (absolute) the one-class signal must add to be kept
-COST_RATIO = 1.7  # hybrid / head-only latency, benchmarks/results/hybrid_cost.json (1.35-2.1 per series)
+COST_RATIO = 1.7  # hybrid / head-only latency, benchmarks/results/hybrid_cost.md (1.4-2.1, three runs)
 
 
 @dataclass(frozen=True)
