@@ -287,6 +287,8 @@ class ModelRegistry:
             prefer_gpu=self.config.prefer_gpu,
             instances=self.config.instances,
             cpu_engine=self.config.cpu_engine,
+            choice_cache=os.path.join(os.path.dirname(self.config.state_path) or ".",
+                                      ".edge-agent-engine-choice.json"),
         )
         return create_predictor(package, options)
 

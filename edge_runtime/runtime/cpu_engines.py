@@ -17,7 +17,11 @@ for a plain package (whose `backend_reason` alone is empty: the default path nee
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
+import platform
 import time
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
@@ -79,8 +83,14 @@ def cpu_predictor_for(package: LoadedPackage, onnx_path: str, options: Any, thre
                 if wanted != "auto":
                     note += "; onnxruntime is the fallback"
                     return CpuPredictor(package.manifest, engines, backend_note=note, backend_reason=note)
-                ort_engines = _ort_engines(onnx_path, options, threads)
-                choice = measured_choice(package, engines, ort_engines, options.max_batch_size)
+                cache = getattr(options, "choice_cache", "")
+                key = choice_key(source, onnx_path, version, options, threads, cpus) if cache else ""
+                choice = cached_choice(cache, key)
+                ort_engines = [] if choice is not None and choice.openvino_wins else _ort_engines(
+                    onnx_path, options, threads)
+                if choice is None:
+                    choice = measured_choice(package, engines, ort_engines, options.max_batch_size)
+                    store_choice(cache, key, choice)
                 if choice.openvino_wins:
                     _close(ort_engines)
                     note += "; %s; onnxruntime is the fallback" % choice.describe("openvino", "onnxruntime")
@@ -148,7 +158,86 @@ class MeasuredChoice:
         text = "measured %.2f ms/image vs %s %.2f ms/image at batch %d" % (a[-1], other, b[-1], self.max_batch)
         if self.max_batch > 1:
             text += " (batch 1: %.2f vs %.2f)" % (a[0], b[0])
+        if self.cached:
+            text += ", cached from an earlier load"
         return text
+
+    cached = False
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def choice_key(source: str, onnx_path: str, version: str, options: Any, threads: int, cpus: int) -> str:
+    """What the measured choice depends on: the model files' bytes, the CPU model and count, the engine
+    versions, and the instances/threads/batch settings."""
+    digest = hashlib.sha256()
+    for path in (source, os.path.splitext(source)[0] + ".bin", onnx_path):
+        try:
+            with open(path, "rb") as handle:
+                for chunk in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(chunk)
+        except OSError:
+            digest.update(b"-")
+    try:
+        import onnxruntime
+
+        ort_version = str(onnxruntime.__version__)
+    except Exception:  # pragma: no cover - onnxruntime is a core dependency
+        ort_version = "?"
+    settings = [_cpu_model(), cpus, version, ort_version, options.instances, threads, options.max_batch_size]
+    digest.update(json.dumps(settings).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def cached_choice(path: str, key: str) -> Optional[MeasuredChoice]:
+    """The choice stored under `key` in the JSON file at `path`; None when absent, unreadable or corrupt."""
+    if not path or not key:
+        return None
+    try:
+        with open(path) as handle:
+            entry = json.load(handle)[key]
+        choice = MeasuredChoice(int(entry["max_batch"]), [float(v) for v in entry["openvino"]],
+                                [float(v) for v in entry["onnxruntime"]])
+        if not choice.ms["openvino"] or len(choice.ms["openvino"]) != len(choice.ms["onnxruntime"]):
+            return None
+    except FileNotFoundError:
+        return None
+    except Exception as exc:  # corrupt or foreign: measure again
+        log.info("cpu_engine auto: ignoring the choice cache %s (%s)", path, exc)
+        return None
+    choice.cached = True
+    return choice
+
+
+def store_choice(path: str, key: str, choice: MeasuredChoice) -> None:
+    """Add `choice` under `key`; a cache that cannot be written is logged, never fails the load."""
+    if not path or not key:
+        return
+    try:
+        try:
+            with open(path) as handle:
+                data = json.load(handle)
+            if not isinstance(data, dict):
+                data = {}
+        except (OSError, ValueError):
+            data = {}
+        data[key] = {"max_batch": choice.max_batch, "openvino": choice.ms["openvino"],
+                     "onnxruntime": choice.ms["onnxruntime"]}
+        tmp = "%s.%d.tmp" % (path, os.getpid())
+        with open(tmp, "w") as handle:
+            json.dump(data, handle)
+        os.replace(tmp, path)
+    except Exception as exc:
+        log.warning("cpu_engine auto: could not write the choice cache %s (%s)", path, exc)
 
 
 def measured_choice(package: LoadedPackage, openvino: Sequence[Engine], onnxruntime: Sequence[Engine],

@@ -28,6 +28,7 @@ class PredictorOptions:
     prefer_gpu: bool = True
     instances: int = 1  # CPU path: sessions that run batches side by side (TensorRT: always 1)
     cpu_engine: str = "auto"  # auto | openvino | onnxruntime (cpu_engines.py)
+    choice_cache: str = ""  # JSON file for auto's measured choice (cpu_engines.py); "" = measure each load
 
 
 def available_cpus() -> int:

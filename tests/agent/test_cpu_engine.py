@@ -172,3 +172,56 @@ def test_measured_choice_without_openvino():
     slower = measured_choice(package, [ov], [ort], 1, timer=lambda e, b: 9.0 if e is ov else 1.0)
     assert not slower.openvino_wins
     assert slower.describe("onnxruntime", "openvino") == "measured 1.00 ms/image vs openvino 9.00 ms/image at batch 1"
+
+
+def test_choice_cache_round_trip_corrupt_and_unwritable(tmp_path):
+    """The cache file alone: a stored choice comes back marked cached; a corrupt file, a foreign key or an
+    unwritable place give None / a log line, never an error."""
+    from edge_runtime.runtime.cpu_engines import MeasuredChoice, cached_choice, store_choice
+
+    path = str(tmp_path / "choice.json")
+    assert cached_choice(path, "k") is None  # miss: no file
+    store_choice(path, "k", MeasuredChoice(8, [3.0, 2.0], [4.0, 2.5]))
+    hit = cached_choice(path, "k")
+    assert hit is not None and hit.cached and hit.openvino_wins
+    assert hit.describe("openvino", "onnxruntime").endswith("(batch 1: 3.00 vs 4.00), cached from an earlier load")
+    assert cached_choice(path, "other") is None  # miss: another key
+    (tmp_path / "choice.json").write_text("{not json")
+    assert cached_choice(path, "k") is None  # corrupt
+    store_choice(path, "k", MeasuredChoice(1, [9.0], [1.0]))  # rewrites the corrupt file
+    again = cached_choice(path, "k")
+    assert again is not None and not again.openvino_wins
+    store_choice(str(tmp_path / "missing-dir" / "c.json"), "k", again)  # unwritable: logged, no raise
+
+
+def test_auto_caches_the_measured_choice(compiled_classify, monkeypatch, tmp_path):
+    """The real build on both engines (seam: cpu_engines.time_engine): the first load measures and stores,
+    the second reads the cache and measures nothing; a corrupt cache is measured again."""
+    if openvino_version() is None:
+        pytest.skip("openvino is not installed: auto has nothing to measure against (pip install openvino)")
+    from edge_runtime.runtime import cpu_engines
+    from edge_runtime.runtime.factory import PredictorOptions, create_predictor
+    from edge_runtime.runtime.loader import load_package
+
+    timed = []
+
+    def timer(engine, batch):
+        timed.append(engine.backend)
+        return 9.0 if engine.backend.startswith("openvino") else 5.0
+
+    monkeypatch.setattr(cpu_engines, "time_engine", timer)
+    cache = str(tmp_path / "choice.json")
+    options = PredictorOptions(max_batch_size=8, choice_cache=cache)
+    first = create_predictor(load_package(compiled_classify), options)
+    assert len(timed) == 4 and first.backend_note.startswith("onnxruntime: measured 5.00"), first.backend_note
+    first.close()
+    second = create_predictor(load_package(compiled_classify), options)
+    assert len(timed) == 4, timed  # nothing measured again
+    assert "cached from an earlier load" in second.backend_note, second.backend_note
+    second.load()
+    assert second.backend == "onnxruntime-cpu"
+    second.close()
+    (tmp_path / "choice.json").write_text("[]")
+    third = create_predictor(load_package(compiled_classify), options)
+    assert len(timed) == 8 and "cached" not in third.backend_note, third.backend_note
+    third.close()
